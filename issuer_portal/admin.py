@@ -1,0 +1,135 @@
+"""Django admin for bank staff: cardholders and cards, never a full PAN or NIN.
+
+Cards and cardholders arrive from the card-management feed (``import_cards``), so admin cannot add
+them and never renders an input for a PAN or NIN; it edits only the harmless fields.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib import admin, messages
+from django.contrib.admin.views.main import SEARCH_VAR
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.utils.translation import gettext_lazy as _
+
+from issuer_portal.models import Card, Cardholder
+
+# Nine or more digits in a row (spaces, dashes and "+" removed) can only be part of a card or
+# identity number; last4 and usernames are shorter.
+_SENSITIVE_DIGITS = re.compile(r"\d{9,}")
+
+
+def looks_like_card_data(query: str) -> bool:
+    return bool(_SENSITIVE_DIGITS.search(re.sub(r"[\s\-+]", "", query)))
+
+
+class CardDataSearchGuardMixin:
+    """Refuses searches containing a full card or identity number.
+
+    Admin echoes the query into the search box and into every link of the result page; a card
+    number there would sit in HTML and in browser history. Staff search by last4 instead.
+    """
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        query = request.GET.get(SEARCH_VAR, "")
+        if query and looks_like_card_data(query):
+            messages.warning(
+                request,
+                _(
+                    "Search by the last four digits of the card or by username: full card "
+                    "numbers and national identity numbers are never searched or shown."
+                ),
+            )
+            return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
+
+
+class CardInline(admin.TabularInline):
+    model = Card
+    fields = ("masked_pan", "network", "product", "nickname", "expiry", "state")
+    readonly_fields = ("masked_pan", "network", "product", "expiry")
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description=_("card number"))
+    def masked_pan(self, obj: Card) -> str:
+        return obj.masked_pan
+
+
+@admin.register(Cardholder)
+class CardholderAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
+    list_display = ("full_name", "username", "country", "wallet_brand", "masked_nin", "card_count")
+    list_filter = ("country",)
+    search_fields = ("user__username", "full_name", "cards__last4")
+    fields = ("full_name", "username", "country", "masked_nin", "birth_date", "public_id")
+    readonly_fields = ("username", "country", "masked_nin", "birth_date", "public_id")
+    inlines = [CardInline]
+    list_select_related = ("user",)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Cardholder]:
+        return super().get_queryset(request).annotate(card_total=Count("cards"))
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("username"), ordering="user__username")
+    def username(self, obj: Cardholder) -> str:
+        return obj.user.get_username()
+
+    @admin.display(description=_("national identity number"))
+    def masked_nin(self, obj: Cardholder) -> str:
+        return obj.masked_nin
+
+    @admin.display(description=_("wallet"))
+    def wallet_brand(self, obj: Cardholder) -> str:
+        return obj.wallet_brand.label
+
+    @admin.display(description=_("cards"), ordering="card_total")
+    def card_count(self, obj: Cardholder) -> int:
+        return obj.card_total
+
+
+@admin.register(Card)
+class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
+    list_display = (
+        "masked_pan",
+        "network",
+        "product",
+        "nickname",
+        "cardholder",
+        "expiry",
+        "display_state",
+    )
+    list_filter = ("network", "state", "cardholder__country")
+    search_fields = ("last4", "cardholder__user__username", "cardholder__full_name")
+    list_select_related = ("cardholder",)
+    fields = (
+        "masked_pan",
+        "network",
+        "cardholder",
+        "expiry",
+        "product",
+        "nickname",
+        "state",
+        "public_id",
+    )
+    readonly_fields = ("masked_pan", "network", "cardholder", "expiry", "public_id")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description=_("card number"), ordering="last4")
+    def masked_pan(self, obj: Card) -> str:
+        return obj.masked_pan
+
+    @admin.display(description=_("state"))
+    def display_state(self, obj: Card) -> str:
+        return obj.display_state_label

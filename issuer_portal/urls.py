@@ -1,0 +1,27 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from issuer_portal import views
+
+portal_patterns = (
+    [
+        path("", views.card_list, name="card-list"),
+        path("<uuid:card_id>/", views.card_detail, name="card-detail"),
+    ],
+    "portal",
+)
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("cards/", include(portal_patterns)),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

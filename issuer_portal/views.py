@@ -1,0 +1,46 @@
+"""Cardholder-facing pages. Thin: reads go through selectors, writes through services."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from issuer_portal import health, selectors
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("portal:card-list")
+
+
+@never_cache
+@login_required
+@require_GET
+def card_list(request: HttpRequest) -> HttpResponse:
+    cardholder = selectors.cardholder_for_user(request.user)
+    cards = list(selectors.cards_for_cardholder(cardholder)) if cardholder else []
+    return render(request, "portal/card_list.html", {"cardholder": cardholder, "cards": cards})
+
+
+@never_cache
+@login_required
+@require_GET
+def card_detail(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
+    cardholder = selectors.cardholder_for_user(request.user)
+    card = selectors.card_for_cardholder(cardholder, card_id)
+    return render(request, "portal/card_detail.html", {"cardholder": cardholder, "card": card})
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    healthy, checks = health.health_report()
+    return JsonResponse(
+        {"status": "ok" if healthy else "failing", "checks": checks},
+        status=200 if healthy else 503,
+    )
