@@ -4,5 +4,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 
-def portal(request: HttpRequest) -> dict[str, str]:
-    return {"issuer_name": settings.ISSUER_NAME}
+def portal(request: HttpRequest) -> dict[str, object]:
+    return {
+        "issuer_name": settings.ISSUER_NAME,
+        "login_lockout_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    }

@@ -1,0 +1,85 @@
+"""Shared fixtures. Personas (after healthchecks' hc/test.py): alice and bob are Norwegian and
+Danish cardholders with cards; charlie is a Finnish cardholder with one card. Each must only ever
+see their own."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+
+from issuer_portal.models import Card, Cardholder
+from tests.factories import CardFactory, CardholderFactory, UserFactory
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    database = os.environ.get("DATABASE_URL", "")
+    lines = [
+        "database: "
+        + ("PostgreSQL (DATABASE_URL)" if database.startswith("postgres") else "SQLite (embedded)"),
+        "redis: "
+        + (
+            "REDIS_URL is set: cache and broker tests run against it"
+            if os.environ.get("REDIS_URL")
+            else "REDIS_URL not set: tests marked 'redis' are SKIPPED (CI runs them)"
+        ),
+    ]
+    return lines
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
+        message = "needs Redis: set REDIS_URL (CI always does)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+PAN_ALICE_VISA = "4111111111111111"
+PAN_ALICE_MC = "5555555555554444"
+PAN_BOB = "4242424242424242"
+PAN_CHARLIE = "5200828282828210"
+
+
+@pytest.fixture
+def alice(db: None) -> Cardholder:
+    holder = CardholderFactory(user=UserFactory(username="alice"), full_name="Alice Nordmann")
+    CardFactory(cardholder=holder, raw_pan=PAN_ALICE_VISA, product="Visa Debit")
+    CardFactory(
+        cardholder=holder, raw_pan=PAN_ALICE_MC, product="Mastercard Gold", nickname="Travel"
+    )
+    return holder
+
+
+@pytest.fixture
+def bob(db: None) -> Cardholder:
+    holder = CardholderFactory(
+        user=UserFactory(username="bob"), full_name="Bob Hansen", country="DK"
+    )
+    CardFactory(cardholder=holder, raw_pan=PAN_BOB, product="Visa Classic")
+    return holder
+
+
+@pytest.fixture
+def charlie(db: None) -> Cardholder:
+    holder = CardholderFactory(
+        user=UserFactory(username="charlie"), full_name="Charlie Virtanen", country="FI"
+    )
+    CardFactory(cardholder=holder, raw_pan=PAN_CHARLIE, product="Debit Mastercard")
+    return holder
+
+
+@pytest.fixture
+def staff_user(db: None):
+    user = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    return user
+
+
+def raw_rows(model: type[Card] | type[Cardholder]) -> list[tuple]:
+    """Every column of every row, as the database holds it (no model field conversion)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM {model._meta.db_table}")  # noqa: S608 - table name from model
+        return cursor.fetchall()

@@ -1,0 +1,117 @@
+"""Bank staff in Django admin never see a full PAN or NIN, anywhere."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from issuer_portal.models import Card, Cardholder
+from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA, PAN_BOB
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+def _card_data(*holders: Cardholder) -> list[str]:
+    values = []
+    for holder in holders:
+        values.append(holder.nin.reveal())
+        values.extend(card.pan.reveal() for card in holder.cards.all())
+    return values
+
+
+def _assert_clean(html: str, secrets: list[str]) -> None:
+    for secret in secrets:
+        assert secret not in html
+
+
+def test_admin_pages_never_contain_a_full_pan_or_nin(staff_client, alice, bob, charlie):
+    secrets = _card_data(alice, bob, charlie)
+    card = alice.cards.get(last4="4444")
+    urls = [
+        reverse("admin:issuer_portal_cardholder_changelist"),
+        reverse("admin:issuer_portal_card_changelist"),
+        reverse("admin:issuer_portal_cardholder_change", args=[alice.pk]),
+        reverse("admin:issuer_portal_card_change", args=[card.pk]),
+        reverse("admin:issuer_portal_card_changelist") + "?q=4444",
+        reverse("admin:issuer_portal_card_changelist") + "?q=alice",
+        reverse("admin:issuer_portal_cardholder_changelist") + "?q=bob",
+        reverse("admin:issuer_portal_card_delete", args=[card.pk]),
+        reverse("admin:issuer_portal_cardholder_delete", args=[alice.pk]),
+    ]
+    # An edit, so the history page has an entry.
+    response = staff_client.post(
+        reverse("admin:issuer_portal_card_change", args=[card.pk]),
+        {"product": "Mastercard Gold", "nickname": "Holidays", "state": "blocked"},
+    )
+    assert response.status_code == 302
+    assert Card.objects.get(pk=card.pk).state == "blocked"
+    urls += [
+        reverse("admin:issuer_portal_card_history", args=[card.pk]),
+        reverse("admin:issuer_portal_cardholder_history", args=[alice.pk]),
+        reverse("admin:index"),
+    ]
+    for url in urls:
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+        _assert_clean(response.content.decode(), secrets)
+
+
+def test_admin_shows_masked_values(staff_client, alice):
+    html = staff_client.get(reverse("admin:issuer_portal_card_changelist")).content.decode()
+    assert "•••• 1111" in html and "•••• 4444" in html
+    html = staff_client.get(
+        reverse("admin:issuer_portal_cardholder_change", args=[alice.pk])
+    ).content.decode()
+    assert alice.masked_nin in html and alice.masked_nin.startswith("150385 ")
+
+
+def test_search_by_last4_and_username(staff_client, alice, bob):
+    url = reverse("admin:issuer_portal_card_changelist")
+    html = staff_client.get(url + "?q=4242").content.decode()
+    assert "•••• 4242" in html and "•••• 1111" not in html
+    html = staff_client.get(url + "?q=alice").content.decode()
+    assert "•••• 1111" in html and "•••• 4242" not in html
+    html = staff_client.get(
+        reverse("admin:issuer_portal_cardholder_changelist") + "?q=4444"
+    ).content.decode()
+    assert "Alice Nordmann" in html and "Bob Hansen" not in html
+
+
+@pytest.mark.parametrize("query", [PAN_ALICE_VISA, "4111 1111 1111 1111", "150385-10190"])
+def test_searching_a_full_number_is_refused_and_not_echoed(staff_client, alice, query):
+    for name in ("card", "cardholder"):
+        url = reverse(f"admin:issuer_portal_{name}_changelist")
+        response = staff_client.get(url, {"q": query}, follow=True)
+        html = response.content.decode()
+        assert response.redirect_chain == [(url, 302)]
+        assert "full card numbers and national identity numbers are never searched" in html
+        assert query not in html and alice.nin.reveal() not in html
+
+
+def test_admin_cannot_add_cards_or_cardholders_or_edit_card_data(staff_client, alice):
+    assert staff_client.get(reverse("admin:issuer_portal_card_add")).status_code == 403
+    assert staff_client.get(reverse("admin:issuer_portal_cardholder_add")).status_code == 403
+    card = alice.cards.get(last4="1111")
+    staff_client.post(
+        reverse("admin:issuer_portal_card_change", args=[card.pk]),
+        {"product": "X", "state": "active", "pan": PAN_BOB, "last4": "4242", "expiry": "2040-01"},
+    )
+    card = Card.objects.get(pk=card.pk)
+    assert card.pan.reveal() == PAN_ALICE_VISA and card.last4 == "1111"
+    assert card.expiry == "2030-06" and card.product == "X"
+    assert PAN_ALICE_MC  # the fixture's other card is untouched
+    assert alice.cards.get(last4="4444").pan.reveal() == PAN_ALICE_MC
+
+
+def test_admin_sign_in_is_locked_after_repeated_failures(client, staff_user, settings):
+    url = reverse("admin:login")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post(url, {"username": "operator", "password": "wrong"})
+    response = client.post(url, {"username": "operator", "password": "correct horse battery"})
+    assert response.status_code == 429

@@ -1,0 +1,106 @@
+"""Card data at rest: encrypted columns, keyed hashes, masked values, key rotation."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import call_command
+from django.test import override_settings
+
+from issuer_portal import crypto
+from issuer_portal.models import Card, Cardholder
+from issuer_portal.sensitive import SensitiveValue
+from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA, PAN_BOB, raw_rows
+
+pytestmark = pytest.mark.django_db
+
+
+def _secrets_of(*holders: Cardholder) -> list[str]:
+    values = []
+    for holder in holders:
+        values.append(holder.nin.reveal())
+        values.extend(card.pan.reveal() for card in holder.cards.all())
+    return values
+
+
+def test_raw_card_and_cardholder_rows_contain_no_pan_or_nin(alice, bob):
+    secrets = _secrets_of(alice, bob)
+    assert PAN_ALICE_VISA in secrets and PAN_BOB in secrets
+    for model in (Card, Cardholder):
+        for row in raw_rows(model):
+            for column in row:
+                text = str(column)
+                for secret in secrets:
+                    assert secret not in text
+                    # Not a plain hash either: a PAN's SHA-256 is brute-forceable.
+                    assert hashlib.sha256(secret.encode()).hexdigest() not in text
+
+
+def test_model_hands_out_masked_values(alice):
+    card = Card.objects.get(pan_hmac=Card.pan_lookup_hash(PAN_ALICE_VISA))
+    assert isinstance(card.pan, SensitiveValue)
+    assert card.pan.reveal() == PAN_ALICE_VISA
+    assert PAN_ALICE_VISA not in f"{card.pan} {card.pan!r} {card} {card.__dict__}"
+    assert card.last4 == "1111" and card.network == "visa"
+    holder = Cardholder.objects.get(pk=alice.pk)
+    assert holder.nin.reveal() not in f"{holder.nin} {holder} {holder.__dict__}"
+
+
+def test_encrypted_fields_refuse_lookups(alice):
+    with pytest.raises(TypeError, match="keyed hash"):
+        Card.objects.filter(pan=PAN_ALICE_VISA).exists()
+
+
+def test_sensitive_value_cannot_be_pickled():
+    import pickle
+
+    with pytest.raises(TypeError):
+        pickle.dumps(SensitiveValue(PAN_ALICE_VISA))
+
+
+def test_duplicate_detection_uses_keyed_hash(alice):
+    assert Card.pan_lookup_hash(PAN_ALICE_MC) == Card.objects.get(last4="4444").pan_hmac
+    with override_settings(FIELD_HMAC_KEY="another key"):
+        assert Card.pan_lookup_hash(PAN_ALICE_MC) != Card.objects.get(last4="4444").pan_hmac
+
+
+def test_key_rotation_old_rows_decrypt_and_reencrypt_moves_them_to_the_new_key(
+    alice, bob, settings
+):
+    old_key = settings.FIELD_ENCRYPTION_KEYS[0]
+    new_key = Fernet.generate_key().decode()
+    secrets_before = sorted(_secrets_of(alice, bob))
+
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
+    # Rows written with the old key still decrypt.
+    assert sorted(_secrets_of(*Cardholder.objects.all())) == secrets_before
+    assert not any(crypto.is_encrypted_with_current_key(t) for t in _ciphertexts())
+
+    call_command("reencrypt_fields", stdout=io.StringIO())
+
+    assert all(crypto.is_encrypted_with_current_key(t) for t in _ciphertexts())
+    # The old key can go now.
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+    assert sorted(_secrets_of(*Cardholder.objects.all())) == secrets_before
+    assert Card.objects.filter(pan_hmac=Card.pan_lookup_hash(PAN_BOB)).exists()
+
+
+def _ciphertexts() -> list[str]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pan FROM issuer_portal_card")
+        cards = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT nin FROM issuer_portal_cardholder")
+        holders = [row[0] for row in cursor.fetchall()]
+    return cards + holders
+
+
+def test_dropping_a_key_too_early_fails_without_revealing_anything(alice, settings):
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(crypto.DecryptionError) as caught:
+        list(Card.objects.all())
+    assert PAN_ALICE_VISA not in str(caught.value)
