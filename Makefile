@@ -18,6 +18,7 @@ install: $(VENV)/.installed
 demo: install
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo
+	$(DEMO_ENV) $(PY) manage.py seed_demo_tokens
 	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 ## lint: ruff check and format check

@@ -203,6 +203,48 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEO
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Token services (Visa VTS, Mastercard MDES) behind adapters: "simulator", "mdes", "vts" or a
+# dotted path; the per-network settings override the default for that network's cards.
+TOKEN_SERVICE_ADAPTER: str = env.str("TOKEN_SERVICE_ADAPTER", default="simulator")
+TOKEN_SERVICE_ADAPTERS_BY_NETWORK: dict[str, str] = {
+    network: value
+    for network, value in (
+        ("visa", env.str("TOKEN_SERVICE_ADAPTER_VISA", default="")),
+        ("mastercard", env.str("TOKEN_SERVICE_ADAPTER_MASTERCARD", default="")),
+    )
+    if value
+}
+MDES_BASE_URL: str = env.str("MDES_BASE_URL", default="")
+MDES_CA_BUNDLE: str = env.str("MDES_CA_BUNDLE", default="")
+MDES_CLIENT_CERT: str = env.str("MDES_CLIENT_CERT", default="")
+MDES_CLIENT_KEY: str = env.str("MDES_CLIENT_KEY", default="")
+VTS_BASE_URL: str = env.str("VTS_BASE_URL", default="")
+VTS_CA_BUNDLE: str = env.str("VTS_CA_BUNDLE", default="")
+VTS_CLIENT_CERT: str = env.str("VTS_CLIENT_CERT", default="")
+VTS_CLIENT_KEY: str = env.str("VTS_CLIENT_KEY", default="")
+TOKEN_SERVICE_CONNECT_TIMEOUT: float = env.float("TOKEN_SERVICE_CONNECT_TIMEOUT", default=1.0)
+TOKEN_SERVICE_READ_TIMEOUT: float = env.float("TOKEN_SERVICE_READ_TIMEOUT", default=2.0)
+# A page waits at most this long for all of its cards' lookups; late ones show "unknown".
+TOKEN_LOOKUP_TIMEOUT: float = env.float("TOKEN_LOOKUP_TIMEOUT", default=2.5)
+TOKEN_STATUS_CACHE_SECONDS: int = env.int("TOKEN_STATUS_CACHE_SECONDS", default=60)
+TOKEN_SIMULATOR_LATENCY_MS: int = env.int("TOKEN_SIMULATOR_LATENCY_MS", default=0)
+TOKEN_SIMULATOR_FAILURE: str = env.str("TOKEN_SIMULATOR_FAILURE", default="")
+if TOKEN_SIMULATOR_FAILURE not in ("", "transient", "permanent"):
+    raise ImproperlyConfigured("TOKEN_SIMULATOR_FAILURE must be empty, transient or permanent.")
+TOKEN_NOTIFICATION_SECRET: str = env.str("TOKEN_NOTIFICATION_SECRET", default="")
+TOKEN_NOTIFICATION_TOLERANCE_SECONDS: int = env.int(
+    "TOKEN_NOTIFICATION_TOLERANCE_SECONDS", default=300
+)
+TOKEN_REFRESH_BATCH_SIZE: int = env.int("TOKEN_REFRESH_BATCH_SIZE", default=20)
+TOKEN_REFRESH_PER_SECOND: float = env.float("TOKEN_REFRESH_PER_SECOND", default=10.0)
+TOKEN_REFRESH_INTERVAL_MINUTES: int = env.int("TOKEN_REFRESH_INTERVAL_MINUTES", default=0)
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+if TOKEN_REFRESH_INTERVAL_MINUTES > 0:
+    CELERY_BEAT_SCHEDULE["refresh-token-statuses"] = {
+        "task": "tokens.tasks.refresh_all_token_statuses",
+        "schedule": TOKEN_REFRESH_INTERVAL_MINUTES * 60.0,
+    }
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -11,6 +11,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from issuer_portal import health, selectors
+from tokens.services import wallet_state_for_card, wallet_states_for_cards
 
 
 @require_GET
@@ -24,7 +25,12 @@ def home(request: HttpRequest) -> HttpResponse:
 def card_list(request: HttpRequest) -> HttpResponse:
     cardholder = selectors.cardholder_for_user(request.user)
     cards = list(selectors.cards_for_cardholder(cardholder)) if cardholder else []
-    return render(request, "portal/card_list.html", {"cardholder": cardholder, "cards": cards})
+    states = wallet_states_for_cards(cards)
+    return render(
+        request,
+        "portal/card_list.html",
+        {"cardholder": cardholder, "cards": [(card, states[card.pk]) for card in cards]},
+    )
 
 
 @never_cache
@@ -33,7 +39,12 @@ def card_list(request: HttpRequest) -> HttpResponse:
 def card_detail(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     cardholder = selectors.cardholder_for_user(request.user)
     card = selectors.card_for_cardholder(cardholder, card_id)
-    return render(request, "portal/card_detail.html", {"cardholder": cardholder, "card": card})
+    state = wallet_state_for_card(card)
+    return render(
+        request,
+        "portal/card_detail.html",
+        {"cardholder": cardholder, "card": card, "state": state},
+    )
 
 
 @never_cache

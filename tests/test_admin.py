@@ -115,3 +115,45 @@ def test_admin_sign_in_is_locked_after_repeated_failures(client, staff_user, set
         client.post(url, {"username": "operator", "password": "wrong"})
     response = client.post(url, {"username": "operator", "password": "correct horse battery"})
     assert response.status_code == 429
+
+
+def test_staff_edit_trids_in_admin(staff_client):
+    from tokens.models import TokenRequestor
+
+    trid = TokenRequestor.objects.get(trid="50169178771")
+    url = reverse("admin:tokens_tokenrequestor_change", args=[trid.pk])
+    response = staff_client.post(
+        url,
+        {
+            "trid": "50169178771",
+            "network": "mastercard",
+            "kind": "ecom",
+            "label": "Vipps (new)",
+            "status": "deprecated",
+        },
+    )
+    assert response.status_code == 302
+    assert TokenRequestor.objects.get(pk=trid.pk).status == "deprecated"
+    response = staff_client.post(
+        reverse("admin:tokens_tokenrequestor_add"),
+        {"trid": "1234", "network": "visa", "kind": "ecom", "label": "x", "status": "active"},
+    )
+    assert "A TRID has 11 digits." in response.content.decode()
+
+
+def test_token_pages_mask_references_and_are_read_only(staff_client, alice):
+    from tokens.models import CardToken
+    from tokens.services import wallet_state_for_card
+    from tokens.simulator import add_simulated_token
+
+    card = alice.cards.get(last4="1111")
+    token = add_simulated_token(card=card, trid="40010082040")
+    wallet_state_for_card(card, use_cache=False)
+    html = staff_client.get(reverse("admin:tokens_cardtoken_changelist")).content.decode()
+    assert f"…{token.token_reference[-6:]}" in html
+    assert token.token_reference not in html
+    row = CardToken.objects.get()
+    assert staff_client.get(reverse("admin:tokens_cardtoken_add")).status_code == 403
+    change = staff_client.get(reverse("admin:tokens_cardtoken_change", args=[row.pk]))
+    assert token.token_reference not in change.content.decode()
+    assert PAN_ALICE_VISA not in html

@@ -122,9 +122,13 @@ def test_a_staff_username_is_never_turned_into_a_cardholder(tmp_path, capsys, st
 
 
 def test_seed_demo_is_idempotent_and_covers_the_demo_cases(capsys):
-    call_command("seed_demo")
-    call_command("seed_demo")
+    for _ in range(2):
+        call_command("seed_demo")
+        call_command("seed_demo_tokens")
     assert Card.objects.count() == 10
+    from tokens.models import SimulatedToken
+
+    assert SimulatedToken.objects.count() == 4
     assert Card.objects.filter(state="blocked").count() == 1
     assert any(card.is_expired() for card in Card.objects.all())
     assert {h.wallet_brand for h in Cardholder.objects.all()} == {"vipps", "mobilepay"}

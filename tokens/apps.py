@@ -1,7 +1,15 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class TokensConfig(AppConfig):
     """Network tokens of each card at the token service (Visa VTS / Mastercard MDES)."""
 
     name = "tokens"
+    verbose_name = _("Network tokens")
+
+    def ready(self) -> None:
+        from tokens.adapters import validate_configuration
+
+        # An unknown or broken TOKEN_SERVICE_ADAPTER stops startup, not the first page view.
+        validate_configuration()

@@ -1,0 +1,82 @@
+"""Shared plumbing of the HTTP token-service adapters (MDES-style and VTS-style)."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import uuid
+from typing import Any
+
+from django.conf import settings
+
+from issuer_portal.outbound import OutboundError, TlsClientConfig, post_json
+from tokens.adapters.base import TokenServiceAdapter, TokenServiceError
+
+logger = logging.getLogger(__name__)
+
+
+class HttpTokenServiceAdapter(TokenServiceAdapter):
+    """Posts JSON to ``{<PREFIX>_BASE_URL}{path}`` through the outbound choke point.
+
+    Settings, by prefix (MDES or VTS): ``_BASE_URL``, ``_CA_BUNDLE``, ``_CLIENT_CERT``,
+    ``_CLIENT_KEY``; timeouts from TOKEN_SERVICE_CONNECT_TIMEOUT / TOKEN_SERVICE_READ_TIMEOUT.
+    """
+
+    settings_prefix = ""
+
+    def _setting(self, suffix: str) -> str | None:
+        return getattr(settings, f"{self.settings_prefix}_{suffix}", None) or None
+
+    def _tls_config(self) -> TlsClientConfig:
+        return TlsClientConfig(
+            ca_bundle=self._setting("CA_BUNDLE"),
+            client_cert=self._setting("CLIENT_CERT"),
+            client_key=self._setting("CLIENT_KEY"),
+            connect_timeout=settings.TOKEN_SERVICE_CONNECT_TIMEOUT,
+            read_timeout=settings.TOKEN_SERVICE_READ_TIMEOUT,
+        )
+
+    def _post(self, path: str, payload: dict[str, Any]) -> Any:
+        """POST and return the decoded JSON body; raises TokenServiceError."""
+        base_url = self._setting("BASE_URL")
+        if not base_url:
+            raise TokenServiceError(f"{self.settings_prefix}_BASE_URL is not set", permanent=True)
+        try:
+            response = post_json(
+                base_url.rstrip("/") + path,
+                payload,
+                config=self._tls_config(),
+                headers={"X-Request-ID": str(uuid.uuid4())},
+            )
+            return response.json()
+        except OutboundError as error:
+            if error.status == 404:
+                raise TokenServiceError(
+                    "card unknown to the token service", permanent=True
+                ) from None
+            logger.warning("%s token lookup failed: %s", self.name, error.message)
+            raise TokenServiceError(
+                f"{self.name}: {error.message}", permanent=error.permanent
+            ) from None
+
+
+def parse_timestamp(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def as_list(value: Any) -> list[Any]:
+    """XML-to-JSON style APIs send one item as an object and several as a list."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def malformed(adapter: str, what: str) -> TokenServiceError:
+    logger.warning("%s answered with a malformed body: %s", adapter, what)
+    return TokenServiceError(f"{adapter}: malformed response ({what})", permanent=True)

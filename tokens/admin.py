@@ -1,0 +1,69 @@
+"""Bank staff edit the TRID registry; tokens and notifications are read-only records."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from tokens.models import CardToken, TokenNotification, TokenRequestor
+
+
+def masked_reference(reference: str) -> str:
+    """Token unique references are not secret like a PAN, but staff only need the tail."""
+    return f"…{reference[-6:]}"
+
+
+@admin.register(TokenRequestor)
+class TokenRequestorAdmin(admin.ModelAdmin):
+    list_display = ("trid", "network", "kind", "label", "status", "updated_at")
+    list_filter = ("network", "kind", "status")
+    search_fields = ("trid", "label")
+    list_editable = ("status",)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(CardToken)
+class CardTokenAdmin(ReadOnlyAdmin):
+    list_display = (
+        "card",
+        "reference",
+        "trid",
+        "status",
+        "token_type",
+        "device_name",
+        "updated_at",
+    )
+    list_filter = ("status", "token_type", "trid")
+    search_fields = ("card__last4", "card__cardholder__user__username")
+    list_select_related = ("card",)
+    fields = ("card", "reference", "trid", "status", "token_type", "device_name", "updated_at")
+    readonly_fields = fields
+
+    @admin.display(description=_("token reference"))
+    def reference(self, obj: CardToken) -> str:
+        return masked_reference(obj.token_reference)
+
+
+@admin.register(TokenNotification)
+class TokenNotificationAdmin(ReadOnlyAdmin):
+    list_display = ("received_at", "event_type", "event_id", "reference", "trid", "card", "outcome")
+    list_filter = ("event_type", "outcome")
+    search_fields = ("event_id",)
+    list_select_related = ("card",)
+    fields = ("received_at", "event_type", "event_id", "reference", "trid", "card", "outcome")
+    readonly_fields = fields
+
+    @admin.display(description=_("token reference"))
+    def reference(self, obj: TokenNotification) -> str:
+        return masked_reference(obj.token_reference)

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from issuer_portal.models import Card
+from tokens.models import SimulatedToken, TokenStatus
+from tokens.simulator import add_simulated_token, remove_simulated_tokens
+
+
+def _card(card_id: str) -> Card:
+    try:
+        return Card.objects.select_related("cardholder").get(public_id=card_id)
+    except (Card.DoesNotExist, ValidationError):
+        raise CommandError(f"no card with id {card_id}") from None
+
+
+class Command(BaseCommand):
+    help = "Set up token scenarios in the token simulator (demo and development only)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="add a token under a TRID (type follows the TRID kind)")
+        add.add_argument("card", help="card UUID")
+        add.add_argument("trid")
+        add.add_argument("--status", default="active", choices=TokenStatus.values)
+        add.add_argument("--device", default="", help="device name")
+        listing = sub.add_parser("list", help="list simulated tokens")
+        listing.add_argument("card", nargs="?", help="card UUID")
+        remove = sub.add_parser("remove", help="remove a card's tokens (or only one TRID's)")
+        remove.add_argument("card", help="card UUID")
+        remove.add_argument("trid", nargs="?")
+
+    def handle(self, *args: Any, action: str, **options: Any) -> None:
+        if action == "add":
+            card = _card(options["card"])
+            try:
+                token = add_simulated_token(
+                    card=card,
+                    trid=options["trid"],
+                    status=options["status"],
+                    device_name=options["device"],
+                )
+            except ValidationError as error:
+                raise CommandError(" ".join(error.messages)) from None
+            self.stdout.write(f"{card.public_id} {token.trid} {token.status} {token.token_type}")
+        elif action == "list":
+            tokens = SimulatedToken.objects.select_related("card").order_by("card_id", "trid")
+            if options["card"]:
+                tokens = tokens.filter(card=_card(options["card"]))
+            for token in tokens:
+                self.stdout.write(
+                    f"{token.card.public_id} •••• {token.card.last4} {token.trid} "
+                    f"{token.status} {token.token_type} …{token.token_reference[-6:]}"
+                )
+        else:
+            count = remove_simulated_tokens(card=_card(options["card"]), trid=options["trid"])
+            self.stdout.write(f"removed {count} token(s)")

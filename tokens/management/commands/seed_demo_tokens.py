@@ -1,0 +1,35 @@
+"""Demo token scenarios in the token simulator, on top of ``seed_demo``'s cards (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from issuer_portal.models import Card
+from tokens.simulator import add_simulated_token
+
+# PAN of a demo card -> (TRID, status, device) of its simulated tokens.
+DEMO_TOKENS = {
+    # kari's Visa is in Vipps without contactless; her Mastercard is not in Vipps yet.
+    "4111111111111111": [("40010082040", "active", "")],
+    # mette's Visa is in MobilePay with contactless on an iPhone.
+    "4242424242424242": [("40010081524", "active", ""), ("40010093055", "active", "iPhone")],
+    # aino's Mastercard is suspended in MobilePay.
+    "5200828282828210": [("50100496946", "suspended", "")],
+}
+
+
+class Command(BaseCommand):
+    help = "Create the demo's simulated network tokens (run after seed_demo)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        count = 0
+        for pan, tokens in DEMO_TOKENS.items():
+            card = Card.objects.filter(pan_hmac=Card.pan_lookup_hash(pan)).first()
+            if card is None:
+                raise CommandError("run seed_demo first")
+            for trid, status, device in tokens:
+                add_simulated_token(card=card, trid=trid, status=status, device_name=device)
+                count += 1
+        self.stdout.write(f"Demo tokens ready: {count} simulated tokens.")

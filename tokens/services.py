@@ -1,0 +1,358 @@
+"""Wallet status of cards: cached, concurrent token-service lookups and token notifications."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import re
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
+
+from issuer_portal.models import Card, today
+from tokens.adapters import adapter_for_network
+from tokens.adapters.base import NetworkToken, TokenServiceError
+from tokens.models import CardToken, TokenNotification, TokenRequestor, TokenStatus, TokenType
+from tokens.status import CardWalletState, TridSet, card_wallet_state
+
+logger = logging.getLogger(__name__)
+
+# Lookups of one page run side by side; HTTP adapters bound each call with their own timeouts.
+_executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="token-lookup")
+
+
+@dataclass(frozen=True)
+class TridRegistry:
+    active: TridSet
+    known: frozenset[str]  # every registered TRID, deprecated ones included
+
+
+def trid_registry() -> TridRegistry:
+    """The TRID registry in one query."""
+    ecom: dict[str, set[str]] = defaultdict(set)
+    nfc: dict[str, set[str]] = defaultdict(set)
+    known = set()
+    for trid, network, kind, status in TokenRequestor.objects.values_list(
+        "trid", "network", "kind", "status"
+    ):
+        known.add(trid)
+        if status == "active":
+            (ecom if kind == "ecom" else nfc)[network].add(trid)
+    return TridRegistry(
+        active=TridSet(
+            ecom={k: frozenset(v) for k, v in ecom.items()},
+            nfc={k: frozenset(v) for k, v in nfc.items()},
+        ),
+        known=frozenset(known),
+    )
+
+
+def status_cache_key(card: Card) -> str:
+    """Keyed by the card's public UUID: never by anything derived from the PAN."""
+    return f"wallet-tokens:v1:{card.public_id}"
+
+
+def lookup_tokens(cards: Sequence[Card]) -> dict[int, list[NetworkToken] | None]:
+    """Ask the token services for every card's tokens, concurrently, within one deadline.
+
+    Returns card pk -> tokens, or None where the service failed or was too slow.
+    """
+    results: dict[int, list[NetworkToken] | None] = {}
+    by_network: dict[str, list[Card]] = defaultdict(list)
+    for card in cards:
+        if card.network_supported:
+            by_network[card.network].append(card)
+        else:
+            results[card.pk] = []  # no Vipps TRIDs exist for other networks
+    futures = []
+    for network, group in by_network.items():
+        adapter = adapter_for_network(network)
+        try:
+            prepared = adapter.prepare(group)
+        except TokenServiceError as error:
+            logger.warning("token service %s unavailable: %s", adapter.name, error)
+            results.update(dict.fromkeys((card.pk for card in group), None))
+            continue
+        futures += [
+            (card, adapter, _executor.submit(adapter.tokens_for_card, card, prepared))
+            for card in group
+        ]
+    deadline = time.monotonic() + settings.TOKEN_LOOKUP_TIMEOUT
+    for card, adapter, future in futures:
+        try:
+            results[card.pk] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+        except FutureTimeout:
+            logger.warning("token lookup for card %s timed out (%s)", card.public_id, adapter.name)
+            results[card.pk] = None
+        except TokenServiceError as error:
+            logger.warning("token lookup for card %s failed: %s", card.public_id, error)
+            results[card.pk] = None
+    return results
+
+
+def wallet_states_for_cards(
+    cards: Sequence[Card], *, use_cache: bool = True
+) -> dict[int, CardWalletState]:
+    """The wallet state of each card (by pk), from the cache or one concurrent round of lookups.
+
+    Never raises for token-service trouble: those cards come back ``unknown``.
+    """
+    if not cards:
+        return {}
+    registry = trid_registry()
+    keys = {card.pk: status_cache_key(card) for card in cards}
+    cached = cache.get_many(list(keys.values())) if use_cache else {}
+    tokens: dict[int, list[NetworkToken] | None] = {}
+    missing = []
+    for card in cards:
+        if keys[card.pk] in cached:
+            tokens[card.pk] = [NetworkToken.from_cache(item) for item in cached[keys[card.pk]]]
+        else:
+            missing.append(card)
+    if missing:
+        fetched = lookup_tokens(missing)
+        relevant = {
+            pk: [t for t in found if t.trid in registry.known]
+            for pk, found in fetched.items()
+            if found is not None
+        }
+        tokens.update(fetched)
+        tokens.update(relevant)
+        cache.set_many(
+            {keys[pk]: [t.as_cache() for t in found] for pk, found in relevant.items()},
+            timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
+        )
+        _sync_card_tokens({card.pk: card for card in missing}, relevant)
+    day = today()
+    return {
+        card.pk: card_wallet_state(card, tokens[card.pk], registry.active, day) for card in cards
+    }
+
+
+def wallet_state_for_card(card: Card, *, use_cache: bool = True) -> CardWalletState:
+    return wallet_states_for_cards([card], use_cache=use_cache)[card.pk]
+
+
+def forget_wallet_state(card: Card) -> None:
+    """Drop the cached status, e.g. when the cardholder returns from the wallet app."""
+    cache.delete(status_cache_key(card))
+
+
+def _sync_card_tokens(cards: dict[int, Card], found: dict[int, list[NetworkToken]]) -> None:
+    """Bring our copy of the cards' tokens in line with what the service reported.
+
+    A fixed number of queries whatever the number of cards: one read, then bulk writes only
+    for what changed.
+    """
+    if not found:
+        return
+    existing = {
+        row.token_reference: row for row in CardToken.objects.filter(card_id__in=list(found))
+    }
+    create, update, seen = [], [], set()
+    for card_pk, card_tokens in found.items():
+        for token in card_tokens:
+            seen.add(token.token_reference)
+            values = {
+                "trid": token.trid,
+                "status": token.status.value,
+                "token_type": token.token_type.value,
+                "device_name": token.device_name,
+                "upstream_updated_at": token.updated_at,
+            }
+            row = existing.get(token.token_reference)
+            if row is None:
+                create.append(
+                    CardToken(card_id=card_pk, token_reference=token.token_reference, **values)
+                )
+            elif row.card_id == card_pk and any(getattr(row, k) != v for k, v in values.items()):
+                for name, value in values.items():
+                    setattr(row, name, value)
+                update.append(row)
+    gone = [ref for ref in existing if ref not in seen]
+    if gone:
+        CardToken.objects.filter(token_reference__in=gone).delete()
+    if create:
+        CardToken.objects.bulk_create(create, ignore_conflicts=True)
+    if update:
+        CardToken.objects.bulk_update(
+            update, ["trid", "status", "token_type", "device_name", "upstream_updated_at"]
+        )
+
+
+def refresh_wallet_states(
+    *, cards: Iterable[Card], batch_size: int | None = None, per_second: float | None = None
+) -> list[CardWalletState]:
+    """Refresh statuses from the token service in batches, at most ``per_second`` lookups/s."""
+    batch_size = batch_size or settings.TOKEN_REFRESH_BATCH_SIZE
+    per_second = per_second or settings.TOKEN_REFRESH_PER_SECOND
+    states: list[CardWalletState] = []
+    batch: list[Card] = []
+
+    def flush() -> None:
+        started = time.monotonic()
+        refreshed = wallet_states_for_cards(batch, use_cache=False)
+        states.extend(refreshed[card.pk] for card in batch)
+        # Rate limit: a batch of N lookups takes at least N / per_second seconds.
+        pause = len(batch) / per_second - (time.monotonic() - started)
+        batch.clear()
+        if pause > 0:
+            time.sleep(pause)
+
+    for card in cards:
+        batch.append(card)
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return states
+
+
+# --- token notifications -------------------------------------------------------------------
+
+
+class NotificationRejected(Exception):
+    """A notification that must change nothing; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class NotificationOutcome(StrEnum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    UNKNOWN_TOKEN = "unknown_token"  # noqa: S105 - an outcome name, not a secret
+
+
+EVENT_TYPES = {"TOKEN_CREATED", "TOKEN_STATUS_UPDATED", "TOKEN_DELETED"}
+_SIGNATURE = re.compile(r"^t=(?P<t>\d{1,12}),v1=(?P<v1>[0-9a-f]{64})$")
+_NOTIFICATION_STATUS = {
+    "ACTIVE": TokenStatus.ACTIVE,
+    "SUSPENDED": TokenStatus.SUSPENDED,
+    "INACTIVE": TokenStatus.INACTIVE,
+    "DEACTIVATED": TokenStatus.DELETED,
+    "DELETED": TokenStatus.DELETED,
+}
+
+
+def notification_signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Notification-Signature`` value for ``body`` sent at ``timestamp``."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def _verify_signature(body: bytes, header: str | None) -> None:
+    secret = settings.TOKEN_NOTIFICATION_SECRET
+    if not secret:
+        raise NotificationRejected("token notifications are not configured", status=503)
+    match = _SIGNATURE.match(header or "")
+    if not match:
+        raise NotificationRejected("missing or malformed signature", status=401)
+    timestamp = int(match["t"])
+    if abs(time.time() - timestamp) > settings.TOKEN_NOTIFICATION_TOLERANCE_SECONDS:
+        raise NotificationRejected("signature timestamp outside the allowed window", status=401)
+    expected = notification_signature(secret, timestamp, body)
+    if not hmac.compare_digest(expected.encode(), (header or "").encode()):
+        raise NotificationRejected("bad signature", status=401)
+
+
+def _parse_event(body: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise NotificationRejected("body is not JSON", status=400) from None
+    if not isinstance(event, dict):
+        raise NotificationRejected("body is not a JSON object", status=400)
+    problems = []
+    for name, limit in (("eventID", 100), ("tokenReferenceID", 64)):
+        value = event.get(name)
+        if not isinstance(value, str) or not 1 <= len(value) <= limit:
+            problems.append(f"{name} must be a string of 1-{limit} characters")
+    if event.get("eventType") not in EVENT_TYPES:
+        problems.append("eventType must be one of " + ", ".join(sorted(EVENT_TYPES)))
+    if not isinstance(event.get("tokenRequestorID"), str) or not re.fullmatch(
+        r"\d{11}", event["tokenRequestorID"]
+    ):
+        problems.append("tokenRequestorID must be 11 digits")
+    if event.get("eventType") != "TOKEN_DELETED" and event.get("tokenStatus") not in (
+        _NOTIFICATION_STATUS
+    ):
+        problems.append("tokenStatus must be one of " + ", ".join(sorted(_NOTIFICATION_STATUS)))
+    if problems:
+        raise NotificationRejected("; ".join(problems), status=400)
+    return event
+
+
+def receive_token_notification(*, body: bytes, signature: str | None) -> NotificationOutcome:
+    """Apply a signed token lifecycle event (VTS-style webhook) to our copy and the cache.
+
+    Raises NotificationRejected (401 unsigned or badly signed, 400 malformed, 503 not
+    configured) without changing anything. A replayed event id is a no-op; an event for a token
+    we have never seen changes nothing (it names no card we could match).
+    """
+    _verify_signature(body, signature)
+    event = _parse_event(body)
+    if TokenNotification.objects.filter(event_id=event["eventID"]).exists():
+        return NotificationOutcome.DUPLICATE
+    with transaction.atomic():
+        row = (
+            CardToken.objects.select_for_update()
+            .select_related("card")
+            .filter(token_reference=event["tokenReferenceID"])
+            .first()
+        )
+        if row is None or row.trid != event["tokenRequestorID"]:
+            logger.info("token notification %s for an unknown token ignored", event["eventID"])
+            return NotificationOutcome.UNKNOWN_TOKEN
+        try:
+            with transaction.atomic():
+                TokenNotification.objects.create(
+                    event_id=event["eventID"],
+                    event_type=event["eventType"],
+                    token_reference=row.token_reference,
+                    trid=row.trid,
+                    card=row.card,
+                    outcome=NotificationOutcome.APPLIED,
+                )
+        except IntegrityError:
+            return NotificationOutcome.DUPLICATE  # the same event, delivered twice at once
+        if event["eventType"] == "TOKEN_DELETED":
+            row.status = TokenStatus.DELETED
+        else:
+            row.status = _NOTIFICATION_STATUS[event["tokenStatus"]]
+        device = event.get("deviceInfo")
+        if isinstance(device, dict) and isinstance(device.get("deviceName"), str):
+            row.device_name = device["deviceName"][:100]
+        row.save(update_fields=["status", "device_name", "updated_at"])
+        card = row.card
+        mirror = [
+            NetworkToken(
+                token_reference=t.token_reference,
+                trid=t.trid,
+                status=TokenStatus(t.status),
+                token_type=TokenType(t.token_type),
+                device_name=t.device_name,
+                updated_at=t.upstream_updated_at,
+            )
+            for t in CardToken.objects.filter(card=card)
+        ]
+    cache.set(
+        status_cache_key(card),
+        [t.as_cache() for t in mirror],
+        timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
+    )
+    logger.info("token notification %s applied to card %s", event["eventID"], card.public_id)
+    return NotificationOutcome.APPLIED

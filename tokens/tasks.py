@@ -1,0 +1,21 @@
+"""Periodic refresh of token statuses, for banks that want the status warm."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from issuer_portal.models import Card
+from tokens.services import refresh_wallet_states
+
+
+@shared_task(
+    name="tokens.tasks.refresh_all_token_statuses",
+    acks_late=True,
+    soft_time_limit=3000,
+    time_limit=3300,
+    ignore_result=True,
+)
+def refresh_all_token_statuses() -> int:
+    """Refresh every card's status in rate-limited batches; returns how many were refreshed."""
+    cards = Card.objects.select_related("cardholder").order_by("pk").iterator(chunk_size=500)
+    return len(refresh_wallet_states(cards=cards))
