@@ -30,5 +30,10 @@ lint: install
 test: lint
 	$(PY) -m pytest -n 2 --dist loadfile
 
+## bench: performance benchmarks (not part of make test)
+bench: install
+	$(PY) -m pytest tests/benchmarks/bench_*.py -p no:xdist --benchmark-only \
+		--benchmark-columns=min,median,mean,max,rounds --benchmark-sort=name -q
+
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache
