@@ -78,6 +78,15 @@ def staff_user(db: None):
     return user
 
 
+def card_data_of(*holders: Cardholder) -> list[str]:
+    """The clear PANs and NINs of these cardholders, to search output for."""
+    values = []
+    for holder in holders:
+        values.append(holder.nin.reveal())
+        values.extend(card.pan.reveal() for card in holder.cards.all())
+    return values
+
+
 def raw_rows(model: type[Card] | type[Cardholder]) -> list[tuple]:
     """Every column of every row, as the database holds it (no model field conversion)."""
     with connection.cursor() as cursor:

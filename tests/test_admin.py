@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from issuer_portal.models import Card, Cardholder
-from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA, PAN_BOB
+from issuer_portal.models import Card
+from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA, PAN_BOB, card_data_of
 
 pytestmark = pytest.mark.django_db
 
@@ -17,21 +17,13 @@ def staff_client(client, staff_user):
     return client
 
 
-def _card_data(*holders: Cardholder) -> list[str]:
-    values = []
-    for holder in holders:
-        values.append(holder.nin.reveal())
-        values.extend(card.pan.reveal() for card in holder.cards.all())
-    return values
-
-
 def _assert_clean(html: str, secrets: list[str]) -> None:
     for secret in secrets:
         assert secret not in html
 
 
 def test_admin_pages_never_contain_a_full_pan_or_nin(staff_client, alice, bob, charlie):
-    secrets = _card_data(alice, bob, charlie)
+    secrets = card_data_of(alice, bob, charlie)
     card = alice.cards.get(last4="4444")
     urls = [
         reverse("admin:issuer_portal_cardholder_changelist"),
@@ -94,7 +86,7 @@ def test_searching_a_full_number_is_refused_and_not_echoed(staff_client, alice, 
         assert query not in html and alice.nin.reveal() not in html
 
 
-def test_admin_cannot_add_cards_or_cardholders_or_edit_card_data(staff_client, alice):
+def test_admin_cannot_add_cards_or_cardholders_or_editcard_data_of(staff_client, alice):
     assert staff_client.get(reverse("admin:issuer_portal_card_add")).status_code == 403
     assert staff_client.get(reverse("admin:issuer_portal_cardholder_add")).status_code == 403
     card = alice.cards.get(last4="1111")

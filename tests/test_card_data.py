@@ -13,21 +13,13 @@ from django.test import override_settings
 from issuer_portal import crypto
 from issuer_portal.models import Card, Cardholder
 from issuer_portal.sensitive import SensitiveValue
-from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA, PAN_BOB, raw_rows
+from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA, PAN_BOB, card_data_of, raw_rows
 
 pytestmark = pytest.mark.django_db
 
 
-def _secrets_of(*holders: Cardholder) -> list[str]:
-    values = []
-    for holder in holders:
-        values.append(holder.nin.reveal())
-        values.extend(card.pan.reveal() for card in holder.cards.all())
-    return values
-
-
 def test_raw_card_and_cardholder_rows_contain_no_pan_or_nin(alice, bob):
-    secrets = _secrets_of(alice, bob)
+    secrets = card_data_of(alice, bob)
     assert PAN_ALICE_VISA in secrets and PAN_BOB in secrets
     for model in (Card, Cardholder):
         for row in raw_rows(model):
@@ -72,11 +64,11 @@ def test_key_rotation_old_rows_decrypt_and_reencrypt_moves_them_to_the_new_key(
 ):
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
-    secrets_before = sorted(_secrets_of(alice, bob))
+    secrets_before = sorted(card_data_of(alice, bob))
 
     settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
     # Rows written with the old key still decrypt.
-    assert sorted(_secrets_of(*Cardholder.objects.all())) == secrets_before
+    assert sorted(card_data_of(*Cardholder.objects.all())) == secrets_before
     assert not any(crypto.is_encrypted_with_current_key(t) for t in _ciphertexts())
 
     call_command("reencrypt_fields", stdout=io.StringIO())
@@ -84,7 +76,7 @@ def test_key_rotation_old_rows_decrypt_and_reencrypt_moves_them_to_the_new_key(
     assert all(crypto.is_encrypted_with_current_key(t) for t in _ciphertexts())
     # The old key can go now.
     settings.FIELD_ENCRYPTION_KEYS = [new_key]
-    assert sorted(_secrets_of(*Cardholder.objects.all())) == secrets_before
+    assert sorted(card_data_of(*Cardholder.objects.all())) == secrets_before
     assert Card.objects.filter(pan_hmac=Card.pan_lookup_hash(PAN_BOB)).exists()
 
 

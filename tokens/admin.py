@@ -33,8 +33,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class MaskedReferenceMixin:
+    @admin.display(description=_("token reference"))
+    def reference(self, obj: CardToken | TokenNotification) -> str:
+        return masked_reference(obj.token_reference)
+
+
 @admin.register(CardToken)
-class CardTokenAdmin(ReadOnlyAdmin):
+class CardTokenAdmin(MaskedReferenceMixin, ReadOnlyAdmin):
     list_display = (
         "card",
         "reference",
@@ -50,20 +56,12 @@ class CardTokenAdmin(ReadOnlyAdmin):
     fields = ("card", "reference", "trid", "status", "token_type", "device_name", "updated_at")
     readonly_fields = fields
 
-    @admin.display(description=_("token reference"))
-    def reference(self, obj: CardToken) -> str:
-        return masked_reference(obj.token_reference)
-
 
 @admin.register(TokenNotification)
-class TokenNotificationAdmin(ReadOnlyAdmin):
+class TokenNotificationAdmin(MaskedReferenceMixin, ReadOnlyAdmin):
     list_display = ("received_at", "event_type", "event_id", "reference", "trid", "card", "outcome")
     list_filter = ("event_type", "outcome")
     search_fields = ("event_id",)
     list_select_related = ("card",)
     fields = ("received_at", "event_type", "event_id", "reference", "trid", "card", "outcome")
     readonly_fields = fields
-
-    @admin.display(description=_("token reference"))
-    def reference(self, obj: TokenNotification) -> str:
-        return masked_reference(obj.token_reference)

@@ -23,7 +23,7 @@ from django.db import IntegrityError, transaction
 from issuer_portal.models import Card, today
 from tokens.adapters import adapter_for_network
 from tokens.adapters.base import NetworkToken, TokenServiceError
-from tokens.models import CardToken, TokenNotification, TokenRequestor, TokenStatus, TokenType
+from tokens.models import CardToken, TokenNotification, TokenRequestor, TokenStatus
 from tokens.status import CardWalletState, TridSet, card_wallet_state
 
 logger = logging.getLogger(__name__)
@@ -339,14 +339,7 @@ def receive_token_notification(*, body: bytes, signature: str | None) -> Notific
         row.save(update_fields=["status", "device_name", "updated_at"])
         card = row.card
         mirror = [
-            NetworkToken(
-                token_reference=t.token_reference,
-                trid=t.trid,
-                status=TokenStatus(t.status),
-                token_type=TokenType(t.token_type),
-                device_name=t.device_name,
-                updated_at=t.upstream_updated_at,
-            )
+            NetworkToken.from_row(t, t.upstream_updated_at)
             for t in CardToken.objects.filter(card=card)
         ]
     cache.set(

@@ -33,6 +33,18 @@ class NetworkToken:
         }
 
     @classmethod
+    def from_row(cls, row: Any, updated_at: datetime.datetime | None = None) -> NetworkToken:
+        """From a stored token row (our copy or the simulator's store)."""
+        return cls(
+            token_reference=row.token_reference,
+            trid=row.trid,
+            status=TokenStatus(row.status),
+            token_type=TokenType(row.token_type),
+            device_name=row.device_name,
+            updated_at=updated_at,
+        )
+
+    @classmethod
     def from_cache(cls, data: dict[str, str | None]) -> NetworkToken:
         updated = data.get("updated")
         return cls(

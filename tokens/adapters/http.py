@@ -10,7 +10,8 @@ from typing import Any
 from django.conf import settings
 
 from issuer_portal.outbound import OutboundError, TlsClientConfig, post_json
-from tokens.adapters.base import TokenServiceAdapter, TokenServiceError
+from tokens.adapters.base import NetworkToken, TokenServiceAdapter, TokenServiceError
+from tokens.models import TokenStatus, TokenType
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,33 @@ def as_list(value: Any) -> list[Any]:
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
+
+
+def checked_token(
+    adapter: str,
+    *,
+    reference: Any,
+    trid: Any,
+    status: str,
+    statuses: dict[str, TokenStatus],
+    token_type: TokenType,
+    device: Any,
+    updated_at: Any,
+) -> NetworkToken:
+    """Validate one token of an answer; an unknown status never counts as an active token."""
+    if not isinstance(reference, str) or not reference or not isinstance(trid, str | int):
+        raise malformed(adapter, "token without reference or requestor")
+    if status not in statuses:
+        logger.warning("%s: unknown token status %r treated as inactive", adapter, status)
+    device = device if isinstance(device, dict) else {}
+    return NetworkToken(
+        token_reference=reference,
+        trid=str(trid),
+        status=statuses.get(status, TokenStatus.INACTIVE),
+        token_type=token_type,
+        device_name=str(device.get("DeviceName") or device.get("deviceName") or "")[:100],
+        updated_at=parse_timestamp(updated_at),
+    )
 
 
 def malformed(adapter: str, what: str) -> TokenServiceError:

@@ -10,15 +10,12 @@ The API cannot filter by token requestor, so every token comes back; status deri
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from issuer_portal.models import Card
 from tokens.adapters.base import NetworkToken
-from tokens.adapters.http import HttpTokenServiceAdapter, as_list, malformed, parse_timestamp
+from tokens.adapters.http import HttpTokenServiceAdapter, as_list, checked_token, malformed
 from tokens.models import TokenStatus, TokenType
-
-logger = logging.getLogger(__name__)
 
 STATUS = {
     "A": TokenStatus.ACTIVE,
@@ -56,20 +53,13 @@ class MdesAdapter(HttpTokenServiceAdapter):
     def _token(self, token: Any) -> NetworkToken:
         if not isinstance(token, dict):
             raise malformed(self.name, "token is not an object")
-        reference = token.get("TokenUniqueReference")
-        trid = token.get("TokenRequestorId")
-        if not isinstance(reference, str) or not reference or not isinstance(trid, str | int):
-            raise malformed(self.name, "token without reference or requestor")
-        code = token.get("CurrentStatusCode")
-        if code not in STATUS:
-            # A code we do not know never counts as an active token.
-            logger.warning("mdes: unknown token status code %r treated as inactive", code)
-        device = token.get("Device") if isinstance(token.get("Device"), dict) else {}
-        return NetworkToken(
-            token_reference=reference,
-            trid=str(trid),
-            status=STATUS.get(code, TokenStatus.INACTIVE),
+        return checked_token(
+            self.name,
+            reference=token.get("TokenUniqueReference"),
+            trid=token.get("TokenRequestorId"),
+            status=str(token.get("CurrentStatusCode")),
+            statuses=STATUS,
             token_type=TYPE.get(token.get("TokenType"), TokenType.UNKNOWN),
-            device_name=str(device.get("DeviceName") or "")[:100],
-            updated_at=parse_timestamp(token.get("CurrentStatusDateTime")),
+            device=token.get("Device"),
+            updated_at=token.get("CurrentStatusDateTime"),
         )

@@ -14,7 +14,7 @@ from django.conf import settings
 
 from issuer_portal.models import Card
 from tokens.adapters.base import NetworkToken, TokenServiceAdapter, TokenServiceError
-from tokens.models import SimulatedToken, TokenStatus, TokenType
+from tokens.models import SimulatedToken
 
 
 class SimulatorAdapter(TokenServiceAdapter):
@@ -24,16 +24,7 @@ class SimulatorAdapter(TokenServiceAdapter):
         """Reads every card's simulated tokens in one query."""
         found: dict[int, list[NetworkToken]] = defaultdict(list)
         for row in SimulatedToken.objects.filter(card__in=[card.pk for card in cards]):
-            found[row.card_id].append(
-                NetworkToken(
-                    token_reference=row.token_reference,
-                    trid=row.trid,
-                    status=TokenStatus(row.status),
-                    token_type=TokenType(row.token_type),
-                    device_name=row.device_name,
-                    updated_at=row.updated_at,
-                )
-            )
+            found[row.card_id].append(NetworkToken.from_row(row, row.updated_at))
         return found
 
     def tokens_for_card(

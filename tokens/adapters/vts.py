@@ -9,15 +9,12 @@ ECOMMERCE (card on file), SECURE_ELEMENT, HCE or CLOUD (device).
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from issuer_portal.models import Card
 from tokens.adapters.base import NetworkToken
-from tokens.adapters.http import HttpTokenServiceAdapter, malformed, parse_timestamp
+from tokens.adapters.http import HttpTokenServiceAdapter, checked_token, malformed
 from tokens.models import TokenStatus, TokenType
-
-logger = logging.getLogger(__name__)
 
 STATUS = {
     "ACTIVE": TokenStatus.ACTIVE,
@@ -52,19 +49,13 @@ class VtsAdapter(HttpTokenServiceAdapter):
     def _token(self, item: Any) -> NetworkToken:
         if not isinstance(item, dict):
             raise malformed(self.name, "token is not an object")
-        reference = item.get("tokenReferenceID")
-        trid = item.get("tokenRequestorID")
-        if not isinstance(reference, str) or not reference or not isinstance(trid, str | int):
-            raise malformed(self.name, "token without reference or requestor")
-        status = str(item.get("tokenStatus", "")).upper()
-        if status not in STATUS:
-            logger.warning("vts: unknown token status %r treated as inactive", status)
-        device = item.get("deviceInfo") if isinstance(item.get("deviceInfo"), dict) else {}
-        return NetworkToken(
-            token_reference=reference,
-            trid=str(trid),
-            status=STATUS.get(status, TokenStatus.INACTIVE),
+        return checked_token(
+            self.name,
+            reference=item.get("tokenReferenceID"),
+            trid=item.get("tokenRequestorID"),
+            status=str(item.get("tokenStatus", "")).upper(),
+            statuses=STATUS,
             token_type=TYPE.get(str(item.get("tokenType", "")).upper(), TokenType.UNKNOWN),
-            device_name=str(device.get("deviceName") or "")[:100],
-            updated_at=parse_timestamp(item.get("lastUpdatedTimestamp")),
+            device=item.get("deviceInfo"),
+            updated_at=item.get("lastUpdatedTimestamp"),
         )
