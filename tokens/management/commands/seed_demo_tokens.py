@@ -7,17 +7,32 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from issuer_portal.models import Card
+from tokens.models import TokenRequestor
 from tokens.simulator import add_simulated_token
 
-# PAN of a demo card -> (TRID, status, device) of its simulated tokens.
+# PAN of a demo card -> (TRID kind, provider or platform, status, device) of its tokens.
+# TRIDs themselves come from the registry: they are data.
 DEMO_TOKENS = {
     # kari's Visa is in Vipps without contactless; her Mastercard is not in Vipps yet.
-    "4111111111111111": [("40010082040", "active", "")],
+    "4111111111111111": [("ecom", "Vipps", "active", "")],
     # mette's Visa is in MobilePay with contactless on an iPhone.
-    "4242424242424242": [("40010081524", "active", ""), ("40010093055", "active", "iPhone")],
+    "4242424242424242": [("ecom", "MobilePay", "active", ""), ("nfc", "iOS", "active", "iPhone")],
     # aino's Mastercard is suspended in MobilePay.
-    "5200828282828210": [("50100496946", "suspended", "")],
+    "5200828282828210": [("ecom", "MobilePay", "suspended", "")],
 }
+
+
+def _registered_trid(card: Card, kind: str, label: str) -> str:
+    requestor = (
+        TokenRequestor.objects.filter(
+            network=card.network, kind=kind, status="active", label__istartswith=label
+        )
+        .order_by("-updated_at")
+        .first()
+    )
+    if requestor is None:
+        raise CommandError(f"no active {kind} TRID for {label} on {card.network} in the registry")
+    return requestor.trid
 
 
 class Command(BaseCommand):
@@ -29,7 +44,8 @@ class Command(BaseCommand):
             card = Card.objects.filter(pan_hmac=Card.pan_lookup_hash(pan)).first()
             if card is None:
                 raise CommandError("run seed_demo first")
-            for trid, status, device in tokens:
+            for kind, label, status, device in tokens:
+                trid = _registered_trid(card, kind, label)
                 add_simulated_token(card=card, trid=trid, status=status, device_name=device)
                 count += 1
         self.stdout.write(f"Demo tokens ready: {count} simulated tokens.")
