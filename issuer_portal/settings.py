@@ -238,12 +238,61 @@ TOKEN_NOTIFICATION_TOLERANCE_SECONDS: int = env.int(
 TOKEN_REFRESH_BATCH_SIZE: int = env.int("TOKEN_REFRESH_BATCH_SIZE", default=20)
 TOKEN_REFRESH_PER_SECOND: float = env.float("TOKEN_REFRESH_PER_SECOND", default=10.0)
 TOKEN_REFRESH_INTERVAL_MINUTES: int = env.int("TOKEN_REFRESH_INTERVAL_MINUTES", default=0)
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# The sweeper finishes attempts stuck past their age (also when the broker was down at the click).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    "sweep-provisioning-attempts": {
+        "task": "provisioning.tasks.sweep_provisioning_attempts",
+        "schedule": 60.0,
+    }
+}
 if TOKEN_REFRESH_INTERVAL_MINUTES > 0:
     CELERY_BEAT_SCHEDULE["refresh-token-statuses"] = {
         "task": "tokens.tasks.refresh_all_token_statuses",
         "schedule": TOKEN_REFRESH_INTERVAL_MINUTES * 60.0,
     }
+
+# Vipps MobilePay push provisioning. Without VIPPS_PROVISIONING_URL the built-in sandbox stands in
+# for Vipps: its endpoint, certificates, JWE key and pages are generated under VIPPS_SANDBOX_DIR.
+VIPPS_PROVISIONING_URL: str = env.str("VIPPS_PROVISIONING_URL", default="")
+VIPPS_SANDBOX: bool = not VIPPS_PROVISIONING_URL
+VIPPS_SANDBOX_PORT: int = env.int("VIPPS_SANDBOX_PORT", default=8443)
+VIPPS_SANDBOX_DIR = Path(
+    env.str("VIPPS_SANDBOX_DIR", default=str(LOCAL_STATE_DIR / "vipps-sandbox"))
+)
+VIPPS_CLIENT_CERT: str = env.str("VIPPS_CLIENT_CERT", default="")
+VIPPS_CLIENT_KEY: str = env.str("VIPPS_CLIENT_KEY", default="")
+VIPPS_CA_BUNDLE: str = env.str("VIPPS_CA_BUNDLE", default="")
+VIPPS_CONNECT_TIMEOUT: float = env.float("VIPPS_CONNECT_TIMEOUT", default=2.0)
+VIPPS_READ_TIMEOUT: float = env.float("VIPPS_READ_TIMEOUT", default=8.0)
+# The click waits at most this long for Vipps before the pending page and retries take over.
+VIPPS_INTERACTIVE_READ_TIMEOUT: float = env.float("VIPPS_INTERACTIVE_READ_TIMEOUT", default=3.0)
+VIPPS_JWE_ENC: str = env.str("VIPPS_JWE_ENC", default="A128GCM")
+if VIPPS_JWE_ENC not in ("A128GCM", "A256GCM"):
+    raise ImproperlyConfigured("VIPPS_JWE_ENC must be A128GCM or A256GCM.")
+VIPPS_JWE_PUBLIC_KEY: str = env.str("VIPPS_JWE_PUBLIC_KEY", default="")
+VIPPS_JWE_KID: str = env.str("VIPPS_JWE_KID", default="")
+VIPPS_UNIVERSAL_LINK_HOSTS: list[str] = env.list(
+    "VIPPS_UNIVERSAL_LINK_HOSTS", default=[] if VIPPS_SANDBOX else ["qr.vipps.no", "vipps.no"]
+)
+VIPPS_NFC_LINK_BASE: str = env.str(
+    "VIPPS_NFC_LINK_BASE",
+    default=f"{PUBLIC_BASE_URL}/sandbox/vipps/nfc/"
+    if VIPPS_SANDBOX
+    else "https://qr.vipps.no/ps/provisioning/push/nfc",
+)
+VIPPS_SYSTEM_NAME: str = env.str("VIPPS_SYSTEM_NAME", default="issuer-portal")
+VIPPS_SYSTEM_VERSION: str = env.str("VIPPS_SYSTEM_VERSION", default="0.1.0")
+if len(VIPPS_SYSTEM_NAME) > 30 or len(VIPPS_SYSTEM_VERSION) > 30:
+    raise ImproperlyConfigured("VIPPS_SYSTEM_NAME and VIPPS_SYSTEM_VERSION: 30 characters at most.")
+if not 1 <= len(ISSUER_NAME) <= 255:
+    raise ImproperlyConfigured("ISSUER_NAME must have 1 to 255 characters.")
+# Return URLs the bank's mobile app may ask Vipps to send the user back to (its universal links).
+APP_RETURN_URLS: list[str] = env.list("APP_RETURN_URLS", default=[])
+PROVISIONING_MAX_AGE_SECONDS: int = env.int("PROVISIONING_MAX_AGE_SECONDS", default=600)
+PROVISIONING_MAX_TRIES: int = env.int("PROVISIONING_MAX_TRIES", default=6)
+PROVISIONING_RETRY_BASE_SECONDS: float = env.float("PROVISIONING_RETRY_BASE_SECONDS", default=2.0)
+PROVISIONING_RATE_LIMIT: int = env.int("PROVISIONING_RATE_LIMIT", default=5)
+PROVISIONING_RATE_WINDOW_SECONDS: int = env.int("PROVISIONING_RATE_WINDOW_SECONDS", default=600)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -22,7 +23,12 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("provisioning.urls")),
     path("tokens/", include("tokens.urls")),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]
+
+if settings.VIPPS_SANDBOX:
+    # The sandbox's "Vipps app" pages exist only while the sandbox stands in for Vipps.
+    urlpatterns.append(path("sandbox/vipps/", include("provisioning.sandbox.urls")))

@@ -92,3 +92,17 @@ def raw_rows(model: type[Card] | type[Cardholder]) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM {model._meta.db_table}")  # noqa: S608 - table name from model
         return cursor.fetchall()
+
+
+@pytest.fixture
+def vipps_sandbox(settings):
+    """The built-in Vipps sandbox on a free port, as the app's Vipps endpoint."""
+    from issuer_portal.outbound import reset_pools
+    from provisioning.sandbox.server import start_sandbox
+
+    sandbox = start_sandbox(port=0)
+    settings.VIPPS_SANDBOX_PORT = sandbox.port
+    settings.PROVISIONING_RETRY_BASE_SECONDS = 0.01
+    yield sandbox
+    sandbox.stop()
+    reset_pools()

@@ -1,0 +1,68 @@
+"""Celery tasks of provisioning: they take an attempt id, never card data.
+
+Queued on commit; ``acks_late`` so a worker that dies mid-call gets the task redelivered (the
+atomic claim keeps the call single); time limits stay well below the broker's visibility timeout.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from provisioning import services
+from provisioning.models import AttemptState, ProvisioningAttempt
+
+logger = logging.getLogger(__name__)
+
+TASK_SOFT_TIME_LIMIT = 60
+TASK_TIME_LIMIT = 90
+
+
+@shared_task(
+    bind=True,
+    name="provisioning.tasks.provision_card",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,  # bounded by PROVISIONING_MAX_TRIES and the attempt's age instead
+    soft_time_limit=TASK_SOFT_TIME_LIMIT,
+    time_limit=TASK_TIME_LIMIT,
+    ignore_result=True,
+)
+def provision_card(self, attempt_id: int) -> str:
+    """Try the attempt's upstream call; retry transient failures with backoff and jitter."""
+    attempt = ProvisioningAttempt.objects.filter(pk=attempt_id).first()
+    if attempt is None or attempt.state != AttemptState.REQUESTED:
+        return "nothing to do"  # idempotent: finished, expired or already linked
+    outcome = services.try_upstream_call(attempt_id)
+    attempt.refresh_from_db()
+    if outcome == services.TryOutcome.NOT_CLAIMED and attempt.state == AttemptState.REQUESTED:
+        # Someone else is calling right now; look again after their lease.
+        raise self.retry(countdown=settings.VIPPS_READ_TIMEOUT + 1)
+    if outcome == services.TryOutcome.TRANSIENT:
+        if services.may_retry(attempt):
+            countdown = services.retry_delay(attempt.tries)
+            ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+                retry_due_at=timezone.now() + datetime.timedelta(seconds=countdown)
+            )
+            raise self.retry(countdown=countdown)
+        services.give_up(attempt)
+    return outcome.value
+
+
+@shared_task(
+    name="provisioning.tasks.sweep_provisioning_attempts",
+    acks_late=True,
+    soft_time_limit=240,
+    time_limit=300,
+    ignore_result=True,
+)
+def sweep_provisioning_attempts() -> dict[str, int]:
+    """Periodic: no attempt stays pending forever (also when the broker was down at the click)."""
+    counts = services.sweep_attempts()
+    if any(counts.values()):
+        logger.info("provisioning sweep: %s", counts)
+    return counts

@@ -1,0 +1,170 @@
+"""The Vipps client against the built-in sandbox: real HTTPS with mutual TLS on loopback."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from issuer_portal.outbound import reset_pools
+from issuer_portal.pki import issue, make_ca
+from issuer_portal.sensitive import SensitiveValue
+from provisioning import vipps
+from provisioning.jwe import encrypt_card_data
+from provisioning.keys import current_jwe_key
+from tests.conftest import PAN_ALICE_VISA
+
+pytestmark = pytest.mark.django_db
+
+
+def request_for(card, **overrides) -> vipps.ProvisioningRequest:
+    holder = card.cardholder
+    fields = {
+        "encrypted_card_data": encrypt_card_data(
+            pan=card.pan, expiry=card.expiry, key=current_jwe_key()
+        ),
+        "country_code": holder.country,
+        "nin": holder.nin,
+        "issuer_name": "Demo Bank ASA",
+        "last4": card.last4,
+        "return_url": "http://127.0.0.1:8000/provisioning/x/return/?sig=abc",
+        "suggested_nickname": None,
+    }
+    fields.update(overrides)
+    return vipps.ProvisioningRequest(**fields)
+
+
+@pytest.fixture
+def card(alice):
+    return alice.cards.get(last4="1111")
+
+
+def test_success_headers_and_connection_reuse(vipps_sandbox, card):
+    correlation = uuid.uuid4()
+    results = [
+        vipps.initiate_provisioning(request_for(card), correlation_id=correlation) for _ in range(5)
+    ]
+    assert all(vipps.is_allowed_universal_link(r.universal_link) for r in results)
+    assert all(r.call.outcome == "success" and r.call.status_code == 200 for r in results)
+    seen = vipps_sandbox.seen
+    assert {s.request_id for s in seen} == {str(correlation)}
+    assert len({s.trace_id for s in seen}) == 5
+    assert {str(r.call.trace_id) for r in results} == {s.trace_id for s in seen}
+    assert seen[0].system_name == "issuer-portal"
+    # One mutual-TLS handshake, then the pooled connection is reused.
+    assert vipps_sandbox.connections == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "code", "permanent", "configuration"),
+    [
+        ("503", "INTERNAL_SERVER_ERROR", False, False),
+        ("500", "INTERNAL_SERVER_ERROR", False, False),
+        ("html", "HTTP_502", False, False),
+        ("empty", "HTTP_503", False, False),
+        ("400", "REQUEST_VALIDATION_ERROR", True, False),
+        ("401", "UNAUTHORIZED", True, True),
+        ("malformed", "MALFORMED_RESPONSE", True, False),
+        ("badhost", "LINK_NOT_ALLOWED", True, False),
+    ],
+)
+def test_outcomes_map_to_typed_errors(vipps_sandbox, card, fault, code, permanent, configuration):
+    vipps_sandbox.faults.append(fault)
+    with pytest.raises(vipps.VippsError) as caught:
+        vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
+    error = caught.value
+    assert (error.code, error.permanent, error.configuration) == (code, permanent, configuration)
+    assert error.call is not None and error.call.error_code == code
+    assert PAN_ALICE_VISA not in str(error)
+
+
+def test_a_slow_answer_times_out_as_transient(vipps_sandbox, card):
+    vipps_sandbox.faults.append("slow:1.0")
+    with pytest.raises(vipps.VippsError) as caught:
+        vipps.initiate_provisioning(
+            request_for(card), correlation_id=uuid.uuid4(), read_timeout=0.3
+        )
+    assert caught.value.code == "TIMEOUT" and not caught.value.permanent
+
+
+def test_the_sandbox_validates_every_field(vipps_sandbox, card):
+    with pytest.raises(vipps.VippsError) as caught:
+        vipps.initiate_provisioning(request_for(card, last4="9999"), correlation_id=uuid.uuid4())
+    assert caught.value.code == "REQUEST_VALIDATION_ERROR"
+    other = encrypt_card_data(
+        pan=SensitiveValue("5555555555554444"), expiry="2030-01", key=current_jwe_key()
+    )
+    with pytest.raises(vipps.VippsError):
+        vipps.initiate_provisioning(
+            request_for(card, encrypted_card_data=other), correlation_id=uuid.uuid4()
+        )
+    with pytest.raises(vipps.VippsError):
+        vipps.initiate_provisioning(
+            request_for(card, country_code="DK"), correlation_id=uuid.uuid4()
+        )
+
+
+def test_requests_are_validated_before_sending(vipps_sandbox, card):
+    for bad in (
+        {"issuer_name": ""},
+        {"last4": "12a4"},
+        {"suggested_nickname": "Tiny"},
+        {"country_code": "US"},
+        {"app_switch": False},
+    ):
+        with pytest.raises(vipps.VippsError) as caught:
+            vipps.initiate_provisioning(request_for(card, **bad), correlation_id=uuid.uuid4())
+        assert caught.value.code == "INVALID_REQUEST" and caught.value.call is None
+    assert vipps_sandbox.seen == []
+
+
+def test_nicknames_are_sent_only_when_vipps_accepts_them():
+    assert vipps.suggested_nickname("Tiny") is None
+    assert vipps.suggested_nickname("Daily") == "Daily"
+    assert vipps.suggested_nickname("x" * 25) == "x" * 25
+    assert vipps.suggested_nickname("x" * 26) is None
+    assert vipps.suggested_nickname("") is None
+
+
+def test_mutual_tls_failures_fail_cleanly(vipps_sandbox, card, settings, tmp_path, monkeypatch):
+    from provisioning.sandbox.material import sandbox_material
+
+    material = sandbox_material()
+    request = request_for(card)
+    settings.VIPPS_SANDBOX = False
+    settings.VIPPS_PROVISIONING_URL = vipps_sandbox.url
+    settings.VIPPS_UNIVERSAL_LINK_HOSTS = ["127.0.0.1"]
+    settings.VIPPS_CA_BUNDLE = str(material.ca_cert)
+    settings.VIPPS_CLIENT_CERT = str(material.client_cert)
+    settings.VIPPS_CLIENT_KEY = str(material.client_key)
+    # The environment must not be able to swap the trusted CA (REQUESTS_CA_BUNDLE and friends).
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/nonexistent.pem")
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent.pem")
+    reset_pools()
+
+    def attempt() -> vipps.VippsError:
+        reset_pools()
+        with pytest.raises(vipps.VippsError) as caught:
+            vipps.initiate_provisioning(request, correlation_id=uuid.uuid4())
+        return caught.value
+
+    # Configured properly it reaches the sandbox (the link host is not real-Vipps, so refused).
+    assert attempt().code == "LINK_NOT_ALLOWED"
+
+    # No client certificate: the sandbox refuses the handshake.
+    settings.VIPPS_CLIENT_CERT = settings.VIPPS_CLIENT_KEY = ""
+    error = attempt()
+    assert error.code in ("TLS", "CONNECTION_FAILED") and error.call.status_code is None
+
+    # A client certificate from another CA: refused too.
+    stranger = issue(make_ca("Somebody else's CA"), "intruder").write(tmp_path, "intruder")
+    settings.VIPPS_CLIENT_CERT, settings.VIPPS_CLIENT_KEY = (str(p) for p in stranger)
+    error = attempt()
+    assert error.code in ("TLS", "CONNECTION_FAILED") and error.call.status_code is None
+
+    # Our pinned CA does not know the server: never trusted, never retried.
+    settings.VIPPS_CLIENT_CERT = str(material.client_cert)
+    settings.VIPPS_CLIENT_KEY = str(material.client_key)
+    settings.VIPPS_CA_BUNDLE = str(make_ca("Pinned, unrelated CA").write(tmp_path, "pinned")[0])
+    error = attempt()
+    assert error.code == "TLS" and error.permanent and error.configuration
