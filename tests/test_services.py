@@ -57,3 +57,20 @@ def test_no_card_data_reaches_redis(client, alice):
             value = raw.get(key) or b""
             assert PAN_ALICE_VISA.encode() not in value
             assert alice.nin.reveal().encode() not in value
+
+
+def assert_no_card_data_in_cache(secrets: list[str]) -> None:
+    """Every key and value of the configured cache (Redis when REDIS_URL is set)."""
+    if settings.REDIS_URL:
+        raw = redis.Redis.from_url(settings.REDIS_URL)
+        for key in raw.scan_iter(count=1000):
+            value = raw.dump(key) or b""
+            for secret in secrets:
+                assert secret.encode() not in key and secret.encode() not in value
+        return
+    from django.core.cache.backends.locmem import _caches
+
+    for store in _caches.values():
+        for key, value in store.items():
+            for secret in secrets:
+                assert secret not in key and secret.encode() not in value

@@ -1,0 +1,302 @@
+"""Push provisioning end to end against the sandbox: attempts, retries, links, returns, NFC."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import re
+
+import pytest
+from django.core.cache import cache
+from django.utils import timezone
+
+from provisioning import services
+from provisioning.models import ProvisioningAttempt, UpstreamCall
+from provisioning.tasks import provision_card
+from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
+
+pytestmark = pytest.mark.django_db
+
+PHONE = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) Mobile/15E148"
+DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) Chrome/140.0 Safari/537.36"
+
+
+@pytest.fixture(autouse=True)
+def clean_cache():
+    cache.clear()
+
+
+@pytest.fixture
+def visa(alice):
+    return alice.cards.get(last4="1111")
+
+
+def provision(client, card, *, agent=PHONE, on_commit=None):
+    url = f"/cards/{card.public_id}/provision/"
+    if on_commit is None:
+        return client.post(url, HTTP_USER_AGENT=agent)
+    with on_commit(execute=True):
+        return client.post(url, HTTP_USER_AGENT=agent)
+
+
+def test_phone_gets_a_303_straight_to_the_universal_link(client, alice, visa, vipps_sandbox):
+    client.force_login(alice.user)
+    response = provision(client, visa)
+    attempt = ProvisioningAttempt.objects.get()
+    assert response.status_code == 303
+    assert response["Location"] == attempt.universal_link
+    assert "/sandbox/vipps/app/?t=" in attempt.universal_link
+    assert attempt.state == "link_ready" and attempt.channel == "web"
+    assert UpstreamCall.objects.get().outcome == "success"
+
+
+def test_desktop_gets_the_dual_device_page_with_a_qr_code(client, alice, visa, vipps_sandbox):
+    client.force_login(alice.user)
+    response = provision(client, visa, agent=DESKTOP)
+    attempt = ProvisioningAttempt.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == f"/provisioning/{attempt.public_id}/"
+    html = client.get(response["Location"], HTTP_USER_AGENT=DESKTOP).content.decode()
+    assert "Continue to Vipps" in html and "<svg" in html and "Scan with your phone" in html
+    assert attempt.universal_link.replace("&", "&amp;") in html
+
+
+def test_503_twice_then_200_with_eager_tasks(
+    client, alice, visa, vipps_sandbox, django_capture_on_commit_callbacks, settings
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    from issuer_portal.celery import app
+
+    app.conf.task_always_eager = True
+    vipps_sandbox.faults.extend(["503", "503"])
+    client.force_login(alice.user)
+    try:
+        response = provision(client, visa, on_commit=django_capture_on_commit_callbacks)
+    finally:
+        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+    attempt = ProvisioningAttempt.objects.get()
+    assert attempt.state == "link_ready" and attempt.tries == 3
+    seen = vipps_sandbox.seen
+    assert [s.status for s in seen] == [503, 503, 200]
+    assert {s.request_id for s in seen} == {str(attempt.correlation_id)}
+    assert len({s.trace_id for s in seen}) == 3
+    assert [c.outcome for c in attempt.calls.all()] == ["transient", "transient", "success"]
+    assert response.status_code == 302  # to the attempt page, which now has the link
+
+
+def test_400_is_not_retried_and_says_so(client, alice, visa, vipps_sandbox):
+    vipps_sandbox.faults.append("400")
+    client.force_login(alice.user)
+    response = provision(client, visa)
+    attempt = ProvisioningAttempt.objects.get()
+    assert attempt.state == "failed" and attempt.error_code == "REQUEST_VALIDATION_ERROR"
+    assert len(vipps_sandbox.seen) == 1
+    html = client.get(response["Location"]).content.decode()
+    assert "Vipps could not accept this card. Please contact the bank." in html
+    assert "Try again" in html
+
+
+def test_a_timeout_is_retried(client, alice, visa, vipps_sandbox, settings):
+    settings.VIPPS_INTERACTIVE_READ_TIMEOUT = 0.3
+    vipps_sandbox.faults.append("slow:1.0")
+    client.force_login(alice.user)
+    provision(client, visa)
+    attempt = ProvisioningAttempt.objects.get()
+    assert attempt.state == "requested" and attempt.error_code == "TIMEOUT"
+    assert attempt.retry_due_at is not None
+    # The queued retry (run here directly) succeeds.
+    provision_card.apply(args=[attempt.pk])
+    attempt.refresh_from_db()
+    assert attempt.state == "link_ready" and attempt.calls.count() == 2
+
+
+def test_a_link_on_a_foreign_host_redirects_nobody(client, alice, visa, vipps_sandbox):
+    vipps_sandbox.faults.append("badhost")
+    client.force_login(alice.user)
+    response = provision(client, visa)
+    attempt = ProvisioningAttempt.objects.get()
+    assert attempt.state == "failed" and attempt.error_code == "LINK_NOT_ALLOWED"
+    assert attempt.universal_link == ""
+    assert "sandbox-evil" not in response.get("Location", "")
+    assert "sandbox-evil" not in client.get(response["Location"]).content.decode()
+
+
+def test_pending_page_polls_refreshes_and_offers_a_fallback(client, alice, visa, vipps_sandbox):
+    vipps_sandbox.faults.extend(["503"])
+    client.force_login(alice.user)
+    response = provision(client, visa)  # on-commit retry not run: the attempt stays pending
+    attempt = ProvisioningAttempt.objects.get()
+    html = client.get(response["Location"], HTTP_USER_AGENT=PHONE).content.decode()
+    assert "Vipps is slow to answer. We keep trying…" in html
+    assert f'data-poll-url="/provisioning/{attempt.public_id}/status/"' in html
+    assert '<meta http-equiv="refresh"' in html and "js/pending.js" in html
+    assert "Open Vipps" in html
+    status = client.get(f"/provisioning/{attempt.public_id}/status/").json()
+    assert status == {
+        "state": "requested",
+        "message": "Vipps is slow to answer. We keep trying…",
+        "universalLink": None,
+    }
+    provision_card.apply(args=[attempt.pk])
+    assert client.get(f"/provisioning/{attempt.public_id}/status/").json()["state"] == "link_ready"
+    ready = client.get(f"/provisioning/{attempt.public_id}/?from=pending", HTTP_USER_AGENT=PHONE)
+    assert ready.status_code == 303
+    assert ready["Location"] == ProvisioningAttempt.objects.get().universal_link
+
+
+def test_double_clicks_reuse_the_attempt_with_one_upstream_call(client, alice, visa, vipps_sandbox):
+    client.force_login(alice.user)
+    first = provision(client, visa)
+    second = provision(client, visa)
+    assert first["Location"] == second["Location"]
+    assert ProvisioningAttempt.objects.count() == 1
+    assert len(vipps_sandbox.seen) == 1
+
+
+def test_ineligible_and_foreign_cards_make_no_upstream_call(client, alice, bob, vipps_sandbox):
+    from tests.factories import CardFactory, CardholderFactory, UserFactory
+
+    young = CardholderFactory(
+        user=UserFactory(username="young"),
+        born=timezone.localdate().replace(year=timezone.localdate().year - 14),
+    )
+    young_card = CardFactory(cardholder=young)
+    client.force_login(young.user)
+    response = provision(client, young_card)
+    assert response.status_code == 403
+    assert "Cards can be added from the age of 15." in response.content.decode()
+    client.force_login(alice.user)
+    assert provision(client, bob.cards.get()).status_code == 404
+    blocked = alice.cards.get(last4="4444")
+    blocked.state = "blocked"
+    blocked.save()
+    assert provision(client, blocked).status_code == 403
+    assert vipps_sandbox.seen == [] and not ProvisioningAttempt.objects.exists()
+    assert client.get(f"/provisioning/{young_card.public_id}/").status_code == 404
+
+
+def test_initiations_are_rate_limited_per_cardholder(client, alice, vipps_sandbox, settings):
+    settings.PROVISIONING_RATE_LIMIT = 2
+    client.force_login(alice.user)
+    for card in alice.cards.all():
+        assert provision(client, card).status_code == 303
+    ProvisioningAttempt.objects.update(state="failed")
+    response = provision(client, alice.cards.first())
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "Please wait a few minutes." in response.content.decode()
+
+
+def test_tasks_do_nothing_for_attempts_no_longer_pending(alice, visa, vipps_sandbox):
+    attempt = services.start_provisioning(cardholder=alice, card=visa, channel="web")
+    services.fail_attempt(attempt, "TEST")
+    assert provision_card.apply(args=[attempt.pk]).get() == "nothing to do"
+    assert vipps_sandbox.seen == []
+
+
+def test_retries_stop_after_the_last_try(alice, visa, vipps_sandbox, settings):
+    settings.PROVISIONING_MAX_TRIES = 2
+    vipps_sandbox.faults.extend(["503", "503", "503"])
+    attempt = services.start_provisioning(cardholder=alice, card=visa, channel="web")
+    services.provision_now_or_later(attempt)
+    provision_card.apply(args=[attempt.pk])
+    attempt.refresh_from_db()
+    assert attempt.state == "failed" and attempt.tries == 2
+    assert services.user_message(attempt) == (
+        "Vipps is not answering right now. Please try again in a few minutes."
+    )
+
+
+def test_sweeper_expires_old_attempts_and_requeues_lost_ones(alice, bob, vipps_sandbox):
+    old = services.start_provisioning(cardholder=alice, card=alice.cards.first(), channel="web")
+    ProvisioningAttempt.objects.filter(pk=old.pk).update(
+        created_at=timezone.now() - datetime.timedelta(minutes=11)
+    )
+    lost = services.start_provisioning(cardholder=bob, card=bob.cards.get(), channel="web")
+    ProvisioningAttempt.objects.filter(pk=lost.pk).update(
+        updated_at=timezone.now() - datetime.timedelta(minutes=2)
+    )
+    ProvisioningAttempt.objects.filter(pk=lost.pk).update(  # auto_now needs a second update
+        updated_at=timezone.now() - datetime.timedelta(minutes=2)
+    )
+    counts = services.sweep_attempts()
+    assert counts["expired"] == 1 and counts["requeued"] == 1
+    old.refresh_from_db()
+    assert old.state == "expired"
+    assert services.user_message(old) == "This took too long and was stopped. Please try again."
+
+
+def test_full_journey_add_then_contactless_and_no_card_data_anywhere(
+    client, alice, visa, vipps_sandbox, caplog, django_capture_on_commit_callbacks
+):
+    caplog.set_level(logging.DEBUG)
+    pages = []
+
+    def get(url, **extra):
+        response = client.get(url, **extra)
+        pages.append(response.content.decode())
+        return response
+
+    client.force_login(alice.user)
+    listing = get("/cards/", HTTP_USER_AGENT=PHONE).content.decode()
+    assert f'action="/cards/{visa.public_id}/provision/"' in listing
+
+    added = provision(client, visa, on_commit=django_capture_on_commit_callbacks)
+    link = added["Location"]
+    assert added.status_code == 303
+    app_page = get(link, HTTP_USER_AGENT=PHONE)
+    assert "Confirm with 3-D Secure (simulated)" in app_page.content.decode()
+    confirmed = client.post(link, HTTP_USER_AGENT=PHONE)
+    return_url = confirmed["Location"]
+    attempt = ProvisioningAttempt.objects.get()
+    assert re.fullmatch(
+        rf"http://127\.0\.0\.1:8000/provisioning/{attempt.public_id}/return/\?sig=[\w-]+",
+        return_url,
+    )
+    # The OS may open the return URL in another browser, without a session.
+    from django.test import Client
+
+    other_browser = Client()
+    back = other_browser.get(return_url.removeprefix("http://127.0.0.1:8000"))
+    pages.append(back.content.decode())
+    assert "Your card is now in Vipps" in back.content.decode()
+    attempt.refresh_from_db()
+    assert attempt.state == "completed" and attempt.returned_at is not None
+    tampered = other_browser.get(f"/provisioning/{attempt.public_id}/return/?sig=forged")
+    assert tampered.status_code == 404
+
+    listing = get("/cards/", HTTP_USER_AGENT=PHONE).content.decode()
+    assert 'class="badge wallet-added">In Vipps' in listing
+    nfc = get(f"/cards/{visa.public_id}/nfc/", HTTP_USER_AGENT=PHONE)
+    assert nfc.status_code == 303
+    nfc_link = nfc["Location"]
+    assert "/sandbox/vipps/nfc/?expiry=2030-06&last4=1111&token-reference=DNITHE" in nfc_link
+    assert "return-url=http%3A%2F%2F127.0.0.1%3A8000%2Fcards%2F" in nfc_link
+    get(nfc_link, HTTP_USER_AGENT=PHONE)
+    nfc_back = client.post(nfc_link, HTTP_USER_AGENT=PHONE)["Location"]
+    done = get(nfc_back.removeprefix("http://127.0.0.1:8000"))
+    assert "Contactless is on in Vipps" in done.content.decode()
+    listing = get("/cards/", HTTP_USER_AGENT=PHONE).content.decode()
+    assert "In Vipps · contactless" in listing
+    assert "Set up contactless on a new phone" in listing
+    desktop_nfc = get(f"/cards/{visa.public_id}/nfc/", HTTP_USER_AGENT=DESKTOP).content.decode()
+    assert "<svg" in desktop_nfc
+
+    secrets = [PAN_ALICE_VISA, PAN_ALICE_MC, alice.nin.reveal()]
+    for secret in secrets:
+        assert secret not in caplog.text
+        assert not any(secret in page for page in pages)
+        for url in (link, return_url, nfc_link, nfc_back):
+            assert secret not in url
+    from django.apps import apps
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for model in apps.get_models():
+            cursor.execute(f"SELECT * FROM {model._meta.db_table}")  # noqa: S608
+            dump = repr(cursor.fetchall())
+            for secret in secrets:
+                assert secret not in dump, model._meta.db_table
+    from tests.test_services import assert_no_card_data_in_cache
+
+    assert_no_card_data_in_cache(secrets)
