@@ -19,6 +19,9 @@ demo: install
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 	$(DEMO_ENV) $(PY) manage.py seed_demo_tokens
+	@# The built-in Vipps sandbox (mutual TLS) runs beside the portal and stops with it.
+	$(DEMO_ENV) $(PY) manage.py run_vipps_sandbox & SANDBOX=$$!; \
+	trap 'kill $$SANDBOX 2>/dev/null' EXIT INT TERM; \
 	$(DEMO_ENV) $(PY) manage.py runserver 127.0.0.1:8000
 
 ## lint: ruff check and format check

@@ -109,28 +109,35 @@ def start_provisioning(
     if card.cardholder_id != cardholder.pk:
         raise NotEligible(str(_("This card cannot be added.")))
     existing = _in_flight(card)
-    if existing is not None:
-        if existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
-            return existing
-        expire_attempt(existing)
+    if existing is not None and existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
+        return existing
+    # Checked before taking the lock: it may ask the token service.
     state = wallet_state_for_card(card)
     if state.next_action != NextAction.PUSH_PROVISION:
         raise NotEligible(state.reason_text or _not_offered_message(state))
-    _consume_rate_limit(cardholder)
-    try:
-        with transaction.atomic():
-            attempt = ProvisioningAttempt.objects.create(
-                card=card,
-                cardholder=cardholder,
-                channel=channel if channel in Channel.values else Channel.WEB,
-                app_return_url=app_return_url,
-            )
-    except IntegrityError:
-        # A concurrent request created it first: reuse theirs.
-        attempt = _in_flight(card)
-        if attempt is None:
-            raise
-        return attempt
+    with transaction.atomic():
+        # Concurrent starts for one card queue here, so only the first creates (and is counted).
+        Card.objects.select_for_update().filter(pk=card.pk).exists()
+        existing = _in_flight(card)
+        if existing is not None:
+            if existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
+                return existing
+            expire_attempt(existing)
+        _consume_rate_limit(cardholder)
+        try:
+            with transaction.atomic():
+                attempt = ProvisioningAttempt.objects.create(
+                    card=card,
+                    cardholder=cardholder,
+                    channel=channel if channel in Channel.values else Channel.WEB,
+                    app_return_url=app_return_url,
+                )
+        except IntegrityError:
+            # Databases without row locks (SQLite) can still race: reuse the winner's attempt.
+            attempt = _in_flight(card)
+            if attempt is None:
+                raise
+            return attempt
     logger.info(
         "provisioning attempt %s started for card %s (correlation %s)",
         attempt.public_id,

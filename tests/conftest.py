@@ -19,7 +19,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     database = os.environ.get("DATABASE_URL", "")
     lines = [
         "database: "
-        + ("PostgreSQL (DATABASE_URL)" if database.startswith("postgres") else "SQLite (embedded)"),
+        + (
+            "PostgreSQL (DATABASE_URL)"
+            if database.startswith("postgres")
+            else "SQLite (embedded): tests marked 'postgres' are SKIPPED (CI runs them)"
+        ),
         "redis: "
         + (
             "REDIS_URL is set: cache and broker tests run against it"
@@ -31,8 +35,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
+    needs = []
     if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
-        message = "needs Redis: set REDIS_URL (CI always does)"
+        needs.append("Redis: set REDIS_URL")
+    if item.get_closest_marker("postgres") and not os.environ.get("DATABASE_URL", "").startswith(
+        "postgres"
+    ):
+        needs.append("PostgreSQL: set DATABASE_URL")
+    if needs:
+        message = "needs " + " and ".join(needs) + " (CI always does)"
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)

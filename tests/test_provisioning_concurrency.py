@@ -1,0 +1,145 @@
+"""Concurrency on the real database, and retries through a real Celery worker on real Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection, connections
+from django.test import Client
+
+from provisioning.models import ProvisioningAttempt
+from tests.factories import CardFactory, CardholderFactory, UserFactory
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def committed_alice(transactional_db):
+    holder = CardholderFactory(user=UserFactory(username="alice"))
+    card = CardFactory(cardholder=holder, raw_pan="4111111111111111")
+    return holder, card
+
+
+def _in_parallel(count: int, work) -> list:
+    results: list = [None] * count
+    barrier = threading.Barrier(count)
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = work()
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return results
+
+
+@pytest.mark.postgres
+def test_ten_concurrent_clicks_make_one_attempt_and_one_upstream_call(
+    committed_alice, vipps_sandbox
+):
+    holder, card = committed_alice
+
+    def click():
+        client = Client()
+        client.force_login(holder.user)
+        return client.post(f"/cards/{card.public_id}/provision/", HTTP_USER_AGENT="iPhone")
+
+    responses = _in_parallel(10, click)
+    assert ProvisioningAttempt.objects.count() == 1
+    attempt = ProvisioningAttempt.objects.get()
+    assert attempt.state == "link_ready"
+    assert len(vipps_sandbox.seen) == 1 and attempt.calls.count() == 1
+    # Every click ends where the one attempt is: the app, or its page.
+    for response in responses:
+        assert response.status_code in (302, 303)
+        assert response["Location"] in (
+            attempt.universal_link,
+            f"/provisioning/{attempt.public_id}/",
+        )
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_503_twice_then_200_through_a_real_worker_on_redis(
+    committed_alice, vipps_sandbox, settings, tmp_path
+):
+    holder, card = committed_alice
+    vipps_sandbox.faults.extend(["503", "503"])
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        ),
+        "VIPPS_SANDBOX_PORT": str(vipps_sandbox.port),
+        "PROVISIONING_RETRY_BASE_SECONDS": "0.2",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "DJANGO_DEV_SECRETS": "1",
+        "LOCAL_STATE_DIR": str(Path(settings.LOCAL_STATE_DIR).resolve()),
+        "VIPPS_SANDBOX_DIR": str(Path(settings.VIPPS_SANDBOX_DIR).resolve()),
+    }
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "issuer_portal",
+            "worker",
+            "--pool=solo",
+            "--concurrency=1",
+            "-Q",
+            queue,
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel=WARNING",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    from issuer_portal.celery import app
+
+    previous_eager = app.conf.task_always_eager
+    previous_route = app.conf.task_default_queue
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    settings.PROVISIONING_RETRY_BASE_SECONDS = 0.2
+    try:
+        client = Client()
+        client.force_login(holder.user)
+        response = client.post(f"/cards/{card.public_id}/provision/", HTTP_USER_AGENT="iPhone")
+        attempt = ProvisioningAttempt.objects.get()
+        assert response.status_code == 302  # first call failed: to the pending page
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            attempt.refresh_from_db()
+            if attempt.state != "requested":
+                break
+            time.sleep(0.2)
+    finally:
+        app.conf.task_always_eager = previous_eager
+        app.conf.task_default_queue = previous_route
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert attempt.state == "link_ready", output
+    assert [s.status for s in vipps_sandbox.seen] == [503, 503, 200]
+    assert {s.request_id for s in vipps_sandbox.seen} == {str(attempt.correlation_id)}
+    assert len({s.trace_id for s in vipps_sandbox.seen}) == 3
+    assert attempt.calls.count() == 3
