@@ -20,6 +20,29 @@ logger = logging.getLogger(__name__)
 
 TASK_SOFT_TIME_LIMIT = 60
 TASK_TIME_LIMIT = 90
+SWEEP_TIME_LIMIT = 300
+MAX_RETRY_COUNTDOWN = 120  # retry_delay() caps at 60 s plus jitter; the claim wait is shorter
+
+
+def check_visibility_timeout() -> None:
+    """Redis redelivers a task not acknowledged within the visibility timeout: a countdown or a
+    running task longer than that would run twice. Raises ImproperlyConfigured at startup."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tokens.tasks import REFRESH_TIME_LIMIT
+
+    longest = max(
+        TASK_TIME_LIMIT,
+        SWEEP_TIME_LIMIT,
+        REFRESH_TIME_LIMIT,
+        MAX_RETRY_COUNTDOWN + TASK_TIME_LIMIT,
+        settings.VIPPS_READ_TIMEOUT + 1,
+    )
+    if settings.CELERY_VISIBILITY_TIMEOUT <= longest:
+        raise ImproperlyConfigured(
+            f"CELERY_VISIBILITY_TIMEOUT ({settings.CELERY_VISIBILITY_TIMEOUT} s) must exceed the "
+            f"longest countdown or task time limit ({longest} s)."
+        )
 
 
 @shared_task(
@@ -56,8 +79,8 @@ def provision_card(self, attempt_id: int) -> str:
 @shared_task(
     name="provisioning.tasks.sweep_provisioning_attempts",
     acks_late=True,
-    soft_time_limit=240,
-    time_limit=300,
+    soft_time_limit=SWEEP_TIME_LIMIT - 60,
+    time_limit=SWEEP_TIME_LIMIT,
     ignore_result=True,
 )
 def sweep_provisioning_attempts() -> dict[str, int]:

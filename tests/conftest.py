@@ -49,6 +49,26 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(message)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def redis_database_per_worker():
+    """cache.clear() flushes a whole Redis database: parallel test workers each get their own."""
+    from django.conf import settings
+    from django.test import override_settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    if not settings.REDIS_URL:
+        yield
+        return
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(settings.REDIS_URL)
+    database = 8 + int(worker.removeprefix("gw") or 0)
+    caches = {"default": {**settings.CACHES["default"]}}
+    caches["default"]["LOCATION"] = urlunsplit(parts._replace(path=f"/{database}"))
+    with override_settings(CACHES=caches):
+        yield
+
+
 PAN_ALICE_VISA = "4111111111111111"
 PAN_ALICE_MC = "5555555555554444"
 PAN_BOB = "4242424242424242"

@@ -300,3 +300,29 @@ def test_full_journey_add_then_contactless_and_no_card_data_anywhere(
     from tests.test_services import assert_no_card_data_in_cache
 
     assert_no_card_data_in_cache(secrets)
+
+
+def test_visibility_timeout_must_exceed_countdowns_and_time_limits(settings):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from issuer_portal.celery import app
+    from provisioning.tasks import check_visibility_timeout
+
+    assert app.conf.broker_transport_options["visibility_timeout"] == 3600
+    assert app.conf.result_backend_transport_options["visibility_timeout"] == 3600
+    check_visibility_timeout()
+    settings.CELERY_VISIBILITY_TIMEOUT = 600
+    with pytest.raises(ImproperlyConfigured, match="must exceed"):
+        check_visibility_timeout()
+
+
+def test_the_flow_is_translated(client, bob, vipps_sandbox):
+    client.force_login(bob.user)
+    card = bob.cards.get()
+    response = client.post(
+        f"/cards/{card.public_id}/provision/", HTTP_USER_AGENT=DESKTOP, HTTP_ACCEPT_LANGUAGE="da"
+    )
+    html = client.get(
+        response["Location"], HTTP_USER_AGENT=DESKTOP, HTTP_ACCEPT_LANGUAGE="da"
+    ).content.decode()
+    assert "Fortsæt til MobilePay" in html and "Klar: fortsæt i MobilePay." in html

@@ -7,12 +7,14 @@ from celery import shared_task
 from issuer_portal.models import Card
 from tokens.services import refresh_wallet_states
 
+REFRESH_TIME_LIMIT = 3300
+
 
 @shared_task(
     name="tokens.tasks.refresh_all_token_statuses",
     acks_late=True,
-    soft_time_limit=3000,
-    time_limit=3300,
+    soft_time_limit=REFRESH_TIME_LIMIT - 300,
+    time_limit=REFRESH_TIME_LIMIT,
     ignore_result=True,
 )
 def refresh_all_token_statuses() -> int:
