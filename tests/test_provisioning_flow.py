@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import time
 
 import pytest
 from django.core.cache import cache
@@ -326,3 +327,46 @@ def test_the_flow_is_translated(client, bob, vipps_sandbox):
         response["Location"], HTTP_USER_AGENT=DESKTOP, HTTP_ACCEPT_LANGUAGE="da"
     ).content.decode()
     assert "Fortsæt til MobilePay" in html and "Klar: fortsæt i MobilePay." in html
+
+
+def test_broker_down_at_the_click_still_answers_and_the_sweeper_recovers(
+    client, alice, visa, vipps_sandbox, django_capture_on_commit_callbacks
+):
+    from issuer_portal.celery import app
+
+    vipps_sandbox.faults.append("503")
+    client.force_login(alice.user)
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    app.conf.task_always_eager = False
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+
+    def reset_pool() -> None:
+        # Celery caches its pools: look them up again for the broker URL now configured
+        # (what Celery itself does after a fork).
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    try:
+        reset_pool()
+        started = time.monotonic()
+        response = provision(client, visa, on_commit=django_capture_on_commit_callbacks)
+        waited = time.monotonic() - started
+    finally:
+        app.conf.task_always_eager, app.conf.broker_url = saved
+        reset_pool()
+    assert response.status_code == 302  # the pending page, not an error
+    assert waited < 3.0, f"the click waited {waited:.1f}s on a dead broker"
+    attempt = ProvisioningAttempt.objects.get()
+    assert attempt.state == "requested"
+    # Later the sweeper finds it waiting past its retry time and queues it again (eager here).
+    ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+        retry_due_at=timezone.now() - datetime.timedelta(minutes=5)
+    )
+    ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+        updated_at=timezone.now() - datetime.timedelta(minutes=5)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        counts = services.sweep_attempts()
+    assert counts["requeued"] == 1
+    attempt.refresh_from_db()
+    assert attempt.state == "link_ready" and attempt.calls.count() == 2
