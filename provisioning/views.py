@@ -55,6 +55,18 @@ def _own_attempt(request: HttpRequest, attempt_id: uuid.UUID) -> ProvisioningAtt
     return attempt
 
 
+def _refused(request: HttpRequest, card: object, error: services.ProvisioningError) -> HttpResponse:
+    response = render(
+        request,
+        "provisioning/refused.html",
+        {"card": card, "message": error.message},
+        status=error.status,
+    )
+    if error.retry_after:
+        response["Retry-After"] = str(error.retry_after)
+    return response
+
+
 @never_cache
 @login_required
 @require_POST
@@ -64,15 +76,7 @@ def start(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     try:
         attempt = services.start_provisioning(cardholder=cardholder, card=card, channel=Channel.WEB)
     except services.ProvisioningError as error:
-        response = render(
-            request,
-            "provisioning/refused.html",
-            {"card": card, "message": error.message},
-            status=error.status,
-        )
-        if error.retry_after:
-            response["Retry-After"] = str(error.retry_after)
-        return response
+        return _refused(request, card, error)
     attempt = services.provision_now_or_later(attempt)
     if attempt.state == AttemptState.LINK_READY and is_phone(request):
         # The app switch only works if the link opens within seconds of the tap.
@@ -151,12 +155,7 @@ def nfc(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     try:
         link = services.nfc_enrollment_link(card=card, state=state)
     except services.NotEligible as error:
-        return render(
-            request,
-            "provisioning/refused.html",
-            {"card": card, "message": error.message},
-            status=error.status,
-        )
+        return _refused(request, card, error)
     if is_phone(request):
         return _AppRedirect(link)
     return render(
