@@ -370,3 +370,12 @@ def test_broker_down_at_the_click_still_answers_and_the_sweeper_recovers(
     assert counts["requeued"] == 1
     attempt.refresh_from_db()
     assert attempt.state == "link_ready" and attempt.calls.count() == 2
+
+
+def test_nfc_link_only_for_cards_whose_next_action_allows_it(client, alice, bob, visa):
+    client.force_login(alice.user)
+    response = client.get(f"/cards/{visa.public_id}/nfc/", HTTP_USER_AGENT=PHONE)
+    assert response.status_code == 403  # not in the app yet: nothing to enroll
+    assert "Contactless cannot be set up for this card." in response.content.decode()
+    assert client.get(f"/cards/{bob.cards.get().public_id}/nfc/").status_code == 404
+    assert client.get(f"/cards/{visa.public_id}/nfc/return/?sig=forged").status_code == 404
