@@ -231,3 +231,28 @@ def _tls_error(error: BaseException, duration_ms: float) -> OutboundError:
     return OutboundError(
         f"TLS error: {detail}", permanent=True, configuration=True, duration_ms=duration_ms
     )
+
+
+def get_json(url: str, *, config: TlsClientConfig) -> Any:
+    """GET a JSON document over HTTPS (e.g. a JWKS); raises OutboundError."""
+    if not url.startswith("https://"):
+        raise OutboundError("outbound URL must be https", permanent=True, configuration=True)
+    try:
+        raw = _pool_for(config).request(
+            "GET",
+            url,
+            headers={"Accept": "application/json"},
+            timeout=urllib3.Timeout(connect=config.connect_timeout, read=config.read_timeout),
+            retries=False,
+            redirect=False,
+        )
+    except (HTTPError, OSError) as error:
+        raise OutboundError(
+            f"request failed: {error.__class__.__name__}", permanent=False
+        ) from None
+    response = Response(
+        status=raw.status, body=raw.data or b"", headers=dict(raw.headers), duration_ms=0
+    )
+    if raw.status != 200:
+        raise OutboundError(f"HTTP {raw.status}", permanent=raw.status < 500, status=raw.status)
+    return response.json()

@@ -121,7 +121,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "issuer_portal",
+    "issuer_portal.api",
     "tokens",
     "provisioning",
 ]
@@ -253,7 +258,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-provisioning-attempts": {
         "task": "provisioning.tasks.sweep_provisioning_attempts",
         "schedule": 60.0,
-    }
+    },
+    "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
 if TOKEN_REFRESH_INTERVAL_MINUTES > 0:
     CELERY_BEAT_SCHEDULE["refresh-token-statuses"] = {
@@ -304,6 +310,40 @@ PROVISIONING_RETRY_BASE_SECONDS: float = env.float("PROVISIONING_RETRY_BASE_SECO
 PROVISIONING_RATE_LIMIT: int = env.int("PROVISIONING_RATE_LIMIT", default=5)
 PROVISIONING_RATE_WINDOW_SECONDS: int = env.int("PROVISIONING_RATE_WINDOW_SECONDS", default=600)
 
+# REST API for the bank's mobile app. Bearer JWTs from the bank's identity provider, DRF tokens
+# (demo, simple deployments) and the portal's session (with CSRF).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "issuer_portal.api.authentication.OidcJwtAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "issuer_portal.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Issuer portal API",
+    "DESCRIPTION": "Cards and push provisioning into Vipps / MobilePay for the bank's mobile app.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}
+OIDC_ISSUER: str = env.str("OIDC_ISSUER", default="")
+OIDC_AUDIENCE: str = env.str("OIDC_AUDIENCE", default="")
+OIDC_JWKS_FILE: str = env.str("OIDC_JWKS_FILE", default="")
+OIDC_JWKS_URL: str = env.str("OIDC_JWKS_URL", default="")
+OIDC_USERNAME_CLAIM: str = env.str("OIDC_USERNAME_CLAIM", default="sub")
+OIDC_LEEWAY_SECONDS: int = env.int("OIDC_LEEWAY_SECONDS", default=30)
+OIDC_JWKS_CACHE_SECONDS: int = env.int("OIDC_JWKS_CACHE_SECONDS", default=300)
+IDEMPOTENCY_KEY_HOURS: int = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -323,7 +363,7 @@ AXES_FAILURE_LIMIT: int = env.int("LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_LOCKOUT_CALLABLE = "issuer_portal.lockout.lockout_response"
 AXES_IPWARE_PROXY_COUNT: int | None = env.int("TRUSTED_PROXY_COUNT", default=0) or None
 AXES_VERBOSE = False
 AXES_ALLOWED_CORS_ORIGINS = f"{_public.scheme}://{_public.netloc}"

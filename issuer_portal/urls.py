@@ -23,6 +23,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("issuer_portal.api.urls")),
     path("", include("provisioning.urls")),
     path("tokens/", include("tokens.urls")),
     path("healthz", views.healthz, name="healthz"),
@@ -32,3 +33,6 @@ urlpatterns = [
 if settings.VIPPS_SANDBOX:
     # The sandbox's "Vipps app" pages exist only while the sandbox stands in for Vipps.
     urlpatterns.append(path("sandbox/vipps/", include("provisioning.sandbox.urls")))
+
+handler404 = "issuer_portal.views.not_found"
+handler500 = "issuer_portal.views.server_error"

@@ -7,6 +7,7 @@ import uuid
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -55,3 +56,22 @@ def healthz(request: HttpRequest) -> JsonResponse:
         {"status": "ok" if healthy else "failing", "checks": checks},
         status=200 if healthy else 503,
     )
+
+
+def _api_error(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse | None:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"code": code, "message": message, "details": None}, status=status)
+    return None
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """404s under /api/ keep the API's error shape (e.g. a card id that is not a UUID)."""
+    return _api_error(request, 404, "not_found", "Not found.") or defaults.page_not_found(
+        request, exception
+    )
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    return _api_error(
+        request, 500, "server_error", "Something went wrong on our side."
+    ) or defaults.server_error(request)

@@ -14,6 +14,7 @@ from stdnum.no import fodselsnummer
 from issuer_portal.models import Card, Cardholder
 
 _serial = itertools.count(1)
+_issued: set[str] = set()  # numbers handed out in this process: each only once
 
 
 def norwegian_nin(born: datetime.date) -> str:
@@ -27,7 +28,8 @@ def norwegian_nin(born: datetime.date) -> str:
         if len(check1) != 1:
             continue
         check2 = fodselsnummer.calc_check_digit2(base + check1)
-        if len(check2) == 1:
+        if len(check2) == 1 and base + check1 + check2 not in _issued:
+            _issued.add(base + check1 + check2)
             return base + check1 + check2
     raise AssertionError("unreachable")
 

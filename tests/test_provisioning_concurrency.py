@@ -143,3 +143,63 @@ def test_503_twice_then_200_through_a_real_worker_on_redis(
     assert {s.request_id for s in vipps_sandbox.seen} == {str(attempt.correlation_id)}
     assert len({s.trace_id for s in vipps_sandbox.seen}) == 3
     assert attempt.calls.count() == 3
+
+
+def _token_for(user) -> dict[str, str]:
+    from rest_framework.authtoken.models import Token
+
+    token, _ = Token.objects.get_or_create(user=user)
+    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+
+
+@pytest.mark.postgres
+def test_ten_concurrent_api_posts_with_one_idempotency_key(committed_alice, vipps_sandbox):
+    holder, card = committed_alice
+    auth = _token_for(holder.user)
+    vipps_sandbox.faults.append("slow:0.5")  # keep the first request running for a while
+
+    def post():
+        return Client().post(
+            f"/api/v1/cards/{card.public_id}/provisioning/",
+            {},
+            "application/json",
+            HTTP_IDEMPOTENCY_KEY="one-key",
+            **auth,
+        )
+
+    responses = _in_parallel(10, post)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 1, statuses
+    # Everyone else arrived while the first was still running.
+    assert statuses.count(409) == 9
+    assert {r.json()["code"] for r in responses if r.status_code == 409} == {
+        "idempotency_request_in_progress"
+    }
+    assert ProvisioningAttempt.objects.count() == 1
+    assert len(vipps_sandbox.seen) == 1
+    replay = post()
+    assert replay.status_code == 201 and replay["Idempotent-Replayed"] == "true"
+
+
+@pytest.mark.postgres
+def test_twenty_concurrent_starts_never_pass_the_rate_limit(
+    transactional_db, vipps_sandbox, settings
+):
+    settings.PROVISIONING_RATE_LIMIT = 5
+    holder = CardholderFactory(user=UserFactory(username="busy"))
+    cards = [CardFactory(cardholder=holder) for _ in range(20)]
+    auth = _token_for(holder.user)
+    queue = list(cards)
+    lock = threading.Lock()
+
+    def post():
+        with lock:
+            card = queue.pop()
+        return Client().post(
+            f"/api/v1/cards/{card.public_id}/provisioning/", {}, "application/json", **auth
+        )
+
+    responses = _in_parallel(20, post)
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(201) == 5 and statuses.count(429) == 15, statuses
+    assert ProvisioningAttempt.objects.count() == 5

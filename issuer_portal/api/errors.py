@@ -1,0 +1,74 @@
+"""One error shape for the whole API: ``{"code", "message", "details"}`` with stable codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+
+class ApiError(exceptions.APIException):
+    """An error with a stable code, a user-safe message and optional details."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        status_code: int = status.HTTP_400_BAD_REQUEST,
+        details: Any = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(detail=message, code=code)
+        self.code = code
+        self.message = message
+        self.status_code = status_code
+        self.details = details
+        self.retry_after = retry_after
+
+
+_CODES: list[tuple[type[Exception], str]] = [
+    (exceptions.NotAuthenticated, "unauthenticated"),
+    (exceptions.AuthenticationFailed, "unauthenticated"),
+    (exceptions.PermissionDenied, "forbidden"),
+    (exceptions.NotFound, "not_found"),
+    (exceptions.MethodNotAllowed, "method_not_allowed"),
+    (exceptions.NotAcceptable, "not_acceptable"),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type"),
+    (exceptions.ParseError, "malformed_request"),
+    (exceptions.ValidationError, "validation_error"),
+    (exceptions.Throttled, "rate_limited"),
+]
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "details": details}
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, reshaped. Unexpected exceptions still become a plain 500 (and are logged)."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, ApiError):
+        response.data = error_body(exc.code, exc.message, exc.details)
+        if exc.retry_after:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
+    code = next((code for kind, code in _CODES if isinstance(exc, kind)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        response.data = error_body(code, "The request is not valid.", exc.detail)
+    elif code == "not_found":
+        # Someone else's card and a missing one answer the same.
+        response.data = error_body(code, "Not found.")
+    else:
+        response.data = error_body(code, str(getattr(exc, "detail", exc)))
+    return response

@@ -1,0 +1,290 @@
+"""API views for the bank's mobile app: thin, over the same services as the web portal."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from issuer_portal import selectors
+from issuer_portal.api.errors import ApiError
+from issuer_portal.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from issuer_portal.api.idempotency import idempotent
+from issuer_portal.api.serializers import (
+    AttemptSerializer,
+    CardSerializer,
+    ErrorSerializer,
+    NfcLinkSerializer,
+    ProvisioningRequestSerializer,
+    TokenRequestSerializer,
+    TokenResponseSerializer,
+)
+from issuer_portal.models import Cardholder
+from provisioning import services
+from provisioning.models import AttemptState, Channel, ProvisioningAttempt
+from tokens.services import wallet_state_for_card, wallet_states_for_cards
+
+
+def _error(description: str, code: str, message: str) -> OpenApiResponse:
+    return OpenApiResponse(
+        ErrorSerializer,
+        description=description,
+        examples=[OpenApiExample(code, value={"code": code, "message": message, "details": None})],
+    )
+
+
+UNAUTHENTICATED = _error(
+    "Missing, invalid or expired credentials.", "unauthenticated", "Invalid or expired token."
+)
+NOT_FOUND = _error("No such card for this caller.", "not_found", "Not found.")
+VALIDATION = _error("The request is not valid.", "validation_error", "The request is not valid.")
+CARD_ID = OpenApiParameter("card_id", type=uuid.UUID, location=OpenApiParameter.PATH)
+CARD_EXAMPLE = OpenApiExample(
+    "A Visa card in Vipps without contactless",
+    value={
+        "id": "5b0c7f52-2f0e-4b43-9a53-8d9c6c1e2a10",
+        "network": "visa",
+        "brand": "vipps",
+        "product": "Visa Debit",
+        "nickname": "Everyday card",
+        "last4": "1111",
+        "expiry": "2029-08",
+        "state": "active",
+        "walletStatus": "added",
+        "eligible": True,
+        "ineligibility": None,
+        "actions": ["nfc_enroll"],
+        "nfcActionIsSecondary": False,
+    },
+)
+ATTEMPT_EXAMPLE = OpenApiExample(
+    "Link ready",
+    value={
+        "id": "0e7d3c9e-7a55-4f83-8f60-5f1a0e6f1b2c",
+        "state": "link_ready",
+        "universalLink": "https://qr.vipps.no/ps/provisioning/push/abc",
+        "pollUrl": "/api/v1/provisioning/0e7d3c9e-7a55-4f83-8f60-5f1a0e6f1b2c/",
+        "message": "Ready: continue in Vipps.",
+        "createdAt": "2026-11-21T10:00:00+01:00",
+    },
+)
+
+
+def _cardholder(request: Request) -> Cardholder | None:
+    return selectors.cardholder_for_user(request.user)
+
+
+def _refusal(error: services.ProvisioningError) -> ApiError:
+    return ApiError(
+        error.code,
+        error.message,
+        status_code=error.status,
+        retry_after=error.retry_after,
+    )
+
+
+class ObtainTokenView(APIView):
+    """Exchange a username and password for an API token (demo and simple deployments)."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema(
+        operation_id="obtain_token",
+        request=TokenRequestSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            400: VALIDATION,
+            429: _error("Too many failed sign-ins.", "rate_limited", "Sign-in is paused."),
+        },
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        serializer = TokenRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = authenticate(
+            request._request,
+            username=serializer.validated_data["username"],
+            password=serializer.validated_data["password"],
+        )
+        if getattr(request._request, "axes_locked_out", False):
+            raise ApiError(
+                "rate_limited",
+                "Too many failed sign-ins. Sign-in is paused for a while.",
+                status_code=status.HTTP_429_TOO_MANY_REQUESTS,
+            )
+        if user is None:
+            raise ApiError(
+                "invalid_credentials",
+                "Username or password is wrong.",
+                details={"non_field_errors": ["invalid credentials"]},
+            )
+        token, _ = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+class CardListView(APIView):
+    @extend_schema(
+        operation_id="list_cards",
+        responses={200: CardSerializer(many=True), 401: UNAUTHENTICATED},
+        examples=[CARD_EXAMPLE],
+    )
+    def get(self, request: Request) -> Response:
+        """The caller's cards with their wallet status, eligibility and available actions."""
+        cardholder = _cardholder(request)
+        cards = list(selectors.cards_for_cardholder(cardholder)) if cardholder else []
+        states = wallet_states_for_cards(cards)
+        return Response(CardSerializer([states[card.pk] for card in cards], many=True).data)
+
+
+class CardDetailView(APIView):
+    @extend_schema(
+        operation_id="get_card",
+        parameters=[
+            CARD_ID,
+            OpenApiParameter(
+                "refresh",
+                bool,
+                OpenApiParameter.QUERY,
+                required=False,
+                description="Ask the token service now instead of the short-lived cache "
+                "(e.g. when the user returns from the wallet app).",
+            ),
+        ],
+        responses={200: CardSerializer, 400: VALIDATION, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        examples=[CARD_EXAMPLE],
+    )
+    def get(self, request: Request, card_id: uuid.UUID) -> Response:
+        card = selectors.card_for_cardholder(_cardholder(request), card_id)
+        refresh = request.query_params.get("refresh", "false").lower()
+        if refresh not in ("true", "false") or len(request.query_params.getlist("refresh")) > 1:
+            raise ApiError(
+                "validation_error",
+                "The request is not valid.",
+                details={"refresh": ["Must be true or false."]},
+            )
+        refresh = refresh == "true"
+        return Response(CardSerializer(wallet_state_for_card(card, use_cache=not refresh)).data)
+
+
+class StartProvisioningView(APIView):
+    @extend_schema(
+        operation_id="start_provisioning",
+        parameters=[
+            CARD_ID,
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                str,
+                OpenApiParameter.HEADER,
+                required=False,
+                description="Replays the first response for the same key and body (24 h).",
+            ),
+        ],
+        request=ProvisioningRequestSerializer,
+        responses={
+            201: OpenApiResponse(AttemptSerializer, description="The attempt (link ready)."),
+            202: OpenApiResponse(AttemptSerializer, description="Vipps is retried; poll pollUrl."),
+            400: VALIDATION,
+            401: UNAUTHENTICATED,
+            403: _error("The card may not be added.", "not_eligible", "This card is blocked."),
+            404: NOT_FOUND,
+            409: _error(
+                "The same Idempotency-Key is still being processed.",
+                "idempotency_request_in_progress",
+                "A request with this Idempotency-Key is still being processed.",
+            ),
+            422: _error(
+                "The Idempotency-Key was used with another body.",
+                "idempotency_key_reused",
+                "This Idempotency-Key was used with a different request.",
+            ),
+            429: _error(
+                "Too many starts; see Retry-After.",
+                "rate_limited",
+                "You have started many additions in a short time. Please wait a few minutes.",
+            ),
+            502: _error(
+                "Vipps refused or failed permanently.",
+                "upstream_unavailable",
+                "Vipps is not answering right now. Please try again in a few minutes.",
+            ),
+        },
+        examples=[ATTEMPT_EXAMPLE],
+    )
+    @idempotent
+    def post(self, request: Request, card_id: uuid.UUID) -> Response:
+        """Start (or reuse) push provisioning of the card into Vipps / MobilePay."""
+        cardholder = _cardholder(request)
+        card = selectors.card_for_cardholder(cardholder, card_id)
+        serializer = ProvisioningRequestSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        try:
+            attempt = services.start_provisioning(
+                cardholder=cardholder,
+                card=card,
+                channel=Channel.APP,
+                app_return_url=serializer.validated_data.get("returnUrl") or "",
+            )
+        except services.ProvisioningError as error:
+            raise _refusal(error) from None
+        attempt = services.provision_now_or_later(attempt)
+        if attempt.state in (AttemptState.FAILED, AttemptState.EXPIRED):
+            raise ApiError(
+                "upstream_unavailable",
+                services.user_message(attempt),
+                status_code=status.HTTP_502_BAD_GATEWAY,
+                details={"attempt": str(attempt.public_id), "state": attempt.state},
+            )
+        code = status.HTTP_202_ACCEPTED if attempt.state == AttemptState.REQUESTED else 201
+        return Response(AttemptSerializer(attempt).data, status=code)
+
+
+class AttemptView(APIView):
+    @extend_schema(
+        operation_id="get_provisioning_attempt",
+        parameters=[OpenApiParameter("attempt_id", type=uuid.UUID, location=OpenApiParameter.PATH)],
+        responses={200: AttemptSerializer, 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        examples=[ATTEMPT_EXAMPLE],
+    )
+    def get(self, request: Request, attempt_id: uuid.UUID) -> Response:
+        """The attempt's state, its universal link when ready, and a user-safe message."""
+        attempt = (
+            ProvisioningAttempt.objects.select_related("cardholder")
+            .filter(public_id=attempt_id, cardholder=_cardholder(request))
+            .first()
+        )
+        if attempt is None:
+            raise ApiError("not_found", "Not found.", status_code=status.HTTP_404_NOT_FOUND)
+        return Response(AttemptSerializer(attempt).data)
+
+
+class NfcLinkView(APIView):
+    @extend_schema(
+        operation_id="get_nfc_link",
+        parameters=[CARD_ID],
+        responses={
+            200: NfcLinkSerializer,
+            401: UNAUTHENTICATED,
+            403: _error(
+                "Contactless cannot be set up for this card.",
+                "not_eligible",
+                "Contactless cannot be set up for this card.",
+            ),
+            404: NOT_FOUND,
+        },
+    )
+    def get(self, request: Request, card_id: uuid.UUID) -> Response:
+        """The NFC-enrollment universal link, when the card's next action allows it."""
+        card = selectors.card_for_cardholder(_cardholder(request), card_id)
+        try:
+            url = services.nfc_enrollment_link(card=card, state=wallet_state_for_card(card))
+        except services.ProvisioningError as error:
+            raise _refusal(error) from None
+        return Response({"url": url})
