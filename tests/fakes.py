@@ -51,6 +51,9 @@ class FakeServer:
             protocol_version = "HTTP/1.1"
             disable_nagle_algorithm = True
 
+            def do_GET(self) -> None:
+                self.do_POST()
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 recorded = Recorded(self.path, dict(self.headers.items()), self.rfile.read(length))

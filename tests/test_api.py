@@ -482,3 +482,38 @@ def test_idempotency_keys_are_kept_a_day_then_purged(client, alice, vipps_sandbo
     assert purge_idempotency_keys() == 0
     IdempotencyKey.objects.update(created_at=timezone.now() - datetime.timedelta(hours=25))
     assert purge_idempotency_keys() == 1
+
+
+def test_jwks_from_an_https_url_is_fetched_once_and_cached(
+    client, alice, settings, signing_keys, tmp_path
+):
+    from issuer_portal.api import authentication
+    from issuer_portal.outbound import reset_pools
+    from tests.fakes import Answer, FakeServer
+
+    keyset = jwk.JWKSet()
+    keyset.add(signing_keys["rsa"])
+    server = FakeServer(
+        answer=lambda request: Answer(body=json.loads(keyset.export(private_keys=False))), tls=True
+    ).start(tmp_path)
+    try:
+        settings.OIDC_ISSUER, settings.OIDC_AUDIENCE = ISSUER, AUDIENCE
+        settings.OIDC_JWKS_FILE = ""
+        settings.OIDC_JWKS_URL = f"{server.url}/.well-known/jwks.json"
+        settings.OIDC_CA_BUNDLE = str(server.ca.write(tmp_path, "idp-ca")[0])
+        authentication._jwks_cache.clear()
+        for _ in range(3):
+            token = make_jwt(signing_keys["rsa"])
+            assert client.get("/api/v1/cards/", **bearer(token)).status_code == 200
+        assert [r.path for r in server.requests] == ["/.well-known/jwks.json"]
+        # An identity provider we cannot reach or trust: 401, never a 500.
+        authentication._jwks_cache.clear()
+        settings.OIDC_CA_BUNDLE = ""
+        reset_pools()
+        assert (
+            client.get("/api/v1/cards/", **bearer(make_jwt(signing_keys["rsa"]))).status_code == 401
+        )
+    finally:
+        server.stop()
+        reset_pools()
+        authentication._jwks_cache.clear()

@@ -44,7 +44,8 @@ def _load_jwks() -> jwk.JWKSet:
         if settings.OIDC_JWKS_FILE:
             text = Path(settings.OIDC_JWKS_FILE).read_text()
         else:
-            text = json.dumps(get_json(settings.OIDC_JWKS_URL, config=TlsClientConfig()))
+            config = TlsClientConfig(ca_bundle=settings.OIDC_CA_BUNDLE or None)
+            text = json.dumps(get_json(settings.OIDC_JWKS_URL, config=config))
         keyset = jwk.JWKSet.from_json(text)
         _jwks_cache.clear()
         _jwks_cache[source] = (now, keyset)
