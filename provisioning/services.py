@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.models import Card, Cardholder
+from issuer_portal.observability import correlation
 from provisioning import vipps
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import JweKeyError, current_jwe_key
@@ -218,6 +219,11 @@ def try_upstream_call(attempt_id: int, *, interactive: bool = False) -> TryOutco
     attempt = ProvisioningAttempt.objects.select_related("card__cardholder", "cardholder").get(
         pk=attempt_id
     )
+    with correlation(str(attempt.correlation_id)):
+        return _try_claimed(attempt, interactive=interactive)
+
+
+def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutcome:
     if attempt.age_seconds > settings.PROVISIONING_MAX_AGE_SECONDS:
         expire_attempt(attempt)
         return TryOutcome.EXPIRED

@@ -1,0 +1,96 @@
+"""Structured logs with request and correlation ids, and the card-data masking filter."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from issuer_portal.observability import (
+    CardDataMaskingFilter,
+    ContextFilter,
+    JsonFormatter,
+    correlation,
+    mask_card_data,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("card 4111111111111111 failed", "card [PAN] failed"),
+        ("card 4111 1111 1111 1111 failed", "card [PAN] failed"),
+        ("card 4111-1111-1111-1111!", "card [PAN]!"),
+        ("amex 378282246310005.", "amex [PAN]."),
+        ("19 digits 6011111111111111117? no: luhn", "19 digits 6011111111111111117? no: luhn"),
+        ("order 1234567890123456 is not a card", "order 1234567890123456 is not a card"),
+        ("NO 15038510190 x", "NO [NIN] x"),
+        ("DK 010190-1234 x", "DK [NIN] x"),
+        ("FI 131052-308T x", "FI [NIN] x"),
+        ("SE 19811218-9876 x", "SE [NIN] x"),
+        ("SE 811218-9876 x", "SE [NIN] x"),
+        ("last4 1111, expiry 2028-12, id 12345", "last4 1111, expiry 2028-12, id 12345"),
+    ],
+)
+def test_masking(text, masked):
+    assert mask_card_data(text) == masked
+
+
+def _capture(*filters: logging.Filter, formatter: logging.Formatter | None = None):
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    for item in filters:
+        handler.addFilter(item)
+    handler.setFormatter(formatter or logging.Formatter("%(message)s"))
+    logger = logging.getLogger(f"test.observability.{id(stream)}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    return logger, stream
+
+
+def test_filter_masks_messages_arguments_and_exceptions():
+    logger, stream = _capture(CardDataMaskingFilter())
+    logger.info("pan in message 5555555555554444")
+    logger.warning("pan in args %s and nin %s", "4242424242424242", "15038510190")
+    try:
+        raise ValueError("bad card 4000056655665556")
+    except ValueError:
+        logger.exception("failed for %s", {"pan": "5105105105105100"})
+    output = stream.getvalue()
+    for secret in (
+        "5555555555554444",
+        "4242424242424242",
+        "15038510190",
+        "4000056655665556",
+        "5105105105105100",
+    ):
+        assert secret not in output
+    assert output.count("[PAN]") == 5 and "[NIN]" in output  # the traceback quotes the line too
+
+
+def test_json_logs_carry_request_and_correlation_ids(client, db):
+    logger, stream = _capture(ContextFilter(), CardDataMaskingFilter(), formatter=JsonFormatter())
+    with correlation("corr-1234"):
+        logger.info("inside 4111111111111111")
+    entry = json.loads(stream.getvalue())
+    assert entry["message"] == "inside [PAN]"
+    assert entry["correlation_id"] == "corr-1234" and entry["level"] == "INFO"
+
+
+def test_requests_get_an_id_echoed_in_the_response(client, db):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="abc12345-incoming")
+    assert response["X-Request-ID"] == "abc12345-incoming"
+    generated = client.get("/healthz", HTTP_X_REQUEST_ID="bad id with spaces")
+    assert (
+        generated["X-Request-ID"] != "bad id with spaces" and len(generated["X-Request-ID"]) == 32
+    )
+
+
+def test_the_configured_handler_masks(settings):
+    from django.conf import settings as live
+
+    handler = live.LOGGING["handlers"]["console"]
+    assert handler["filters"] == ["context", "mask_card_data"]
