@@ -6,6 +6,7 @@ them and never renders an input for a PAN or NIN; it edits only the harmless fie
 
 from __future__ import annotations
 
+import json
 import re
 
 from django.contrib import admin, messages
@@ -14,15 +15,21 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.models import Card, Cardholder
+from issuer_portal.models import AuditEntry, Card, Cardholder
 
 # Nine or more digits in a row (spaces, dashes and "+" removed) can only be part of a card or
 # identity number; last4 and usernames are shorter.
 _SENSITIVE_DIGITS = re.compile(r"\d{9,}")
 
 
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
+
+
 def looks_like_card_data(query: str) -> bool:
-    return bool(_SENSITIVE_DIGITS.search(re.sub(r"[\s\-+]", "", query)))
+    # Attempt and correlation ids are UUIDs: their hex may hold long digit runs, and they are fine.
+    return bool(_SENSITIVE_DIGITS.search(re.sub(r"[\s\-+]", "", _UUID.sub("", query))))
 
 
 class CardDataSearchGuardMixin:
@@ -133,3 +140,113 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
     @admin.display(description=_("state"))
     def display_state(self, obj: Card) -> str:
         return obj.display_state_label
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read-only for everyone: the log cannot be edited or deleted here (nor in the ORM)."""
+
+    list_display = (
+        "created_at",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "outcome",
+        "source_ip",
+        "correlation_id",
+    )
+    list_filter = ("action", "outcome", ("created_at", admin.DateFieldListFilter))
+    search_fields = ("=correlation_id", "=object_id", "actor_label", "=request_id")
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in AuditEntry._meta.fields]
+    change_list_template = "admin/issuer_portal/auditentry/change_list.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        return [
+            path(
+                "export/",
+                self.admin_site.admin_view(self.export_csv),
+                name="issuer_portal_auditentry_export",
+            ),
+            *super().get_urls(),
+        ]
+
+    def export_csv(self, request: HttpRequest) -> HttpResponse:
+        """CSV of the entries from ``start`` to ``end`` (inclusive dates), for Operations."""
+        import csv
+        import datetime
+
+        from django.core.exceptions import PermissionDenied
+        from django.http import StreamingHttpResponse
+        from django.utils import timezone
+
+        if not request.user.has_perm("issuer_portal.export_auditentry"):
+            raise PermissionDenied
+        try:
+            start = datetime.date.fromisoformat(request.GET.get("start", ""))
+            end = datetime.date.fromisoformat(request.GET.get("end", ""))
+        except ValueError:
+            messages.error(request, _("Choose a start and an end date (YYYY-MM-DD)."))
+            return HttpResponseRedirect("../")
+        zone = timezone.get_current_timezone()
+        entries = AuditEntry.objects.filter(
+            created_at__gte=datetime.datetime.combine(start, datetime.time.min, zone),
+            created_at__lt=datetime.datetime.combine(
+                end + datetime.timedelta(days=1), datetime.time.min, zone
+            ),
+        ).order_by("created_at", "id")
+        columns = [
+            "created_at",
+            "actor_label",
+            "action",
+            "object_type",
+            "object_id",
+            "outcome",
+            "source_ip",
+            "request_id",
+            "correlation_id",
+            "details",
+        ]
+
+        class Echo:
+            def write(self, value: str) -> str:
+                return value
+
+        writer = csv.writer(Echo())
+
+        def rows():
+            yield writer.writerow(columns)
+            for entry in entries.iterator(chunk_size=2000):
+                yield writer.writerow(
+                    [
+                        entry.created_at.isoformat(),
+                        entry.actor_label,
+                        entry.action,
+                        entry.object_type,
+                        entry.object_id,
+                        entry.outcome,
+                        entry.source_ip or "",
+                        entry.request_id,
+                        entry.correlation_id,
+                        json.dumps(entry.details),
+                    ]
+                )
+
+        from issuer_portal.audit import record_audit
+
+        record_audit("audit.exported", details={"start": str(start), "end": str(end)})
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="audit-{start}-{end}.csv"'
+        return response

@@ -189,6 +189,19 @@ def import_cards_csv(*, stream: TextIO) -> ImportReport:
     except csv.Error as error:
         raise ImportFileError(f"the file is not valid CSV ({error.__class__.__name__})") from None
     logger.info("card import finished: %s", report.summary())
+    from issuer_portal.audit import record_audit
+
+    record_audit(
+        "cards.imported",
+        outcome="failure" if report.errors else "success",
+        object_type="card_import",
+        details={
+            "cards_created": report.cards_created,
+            "cards_updated": report.cards_updated,
+            "unchanged": report.rows_unchanged,
+            "rows_failed": len(report.errors),
+        },
+    )
     return report
 
 

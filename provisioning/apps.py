@@ -12,3 +12,12 @@ class ProvisioningConfig(AppConfig):
         from provisioning.tasks import check_visibility_timeout
 
         check_visibility_timeout()
+
+        from issuer_portal.audit import audit_changes_of
+        from provisioning.models import VippsJweKey
+
+        audit_changes_of(
+            VippsJweKey,
+            "provisioning.jwe_key_changed",
+            ("kid", "active", "valid_from", "valid_until"),
+        )

@@ -103,6 +103,10 @@ class ProvisioningAttempt(models.Model):
             )
         ]
         indexes = [models.Index(fields=["state", "created_at"])]
+        permissions = [
+            ("retry_provisioningattempt", "Can retry a failed provisioning attempt"),
+            ("cancel_provisioningattempt", "Can cancel a pending provisioning attempt"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.state})"

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from issuer_portal.audit import record_audit
 from issuer_portal.models import Card, Cardholder
 from issuer_portal.observability import correlation
 from provisioning import vipps
@@ -139,6 +140,12 @@ def start_provisioning(
             if attempt is None:
                 raise
             return attempt
+    record_audit(
+        "provisioning.initiated",
+        obj=attempt,
+        correlation=str(attempt.correlation_id),
+        details={"card": str(card.public_id), "channel": attempt.channel},
+    )
     logger.info(
         "provisioning attempt %s started for card %s (correlation %s)",
         attempt.public_id,
@@ -257,13 +264,20 @@ def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutco
         )
         return TryOutcome.TRANSIENT
     _record_call(attempt, result.call)
-    ProvisioningAttempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(
+    issued = ProvisioningAttempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(
         state=AttemptState.LINK_READY,
         universal_link=result.universal_link,
         link_ready_at=timezone.now(),
         claimed_until=None,
         error_code="",
     )
+    if issued:
+        record_audit(
+            "provisioning.link_issued",
+            obj=attempt,
+            correlation=str(attempt.correlation_id),
+            details={"trace_id": str(result.call.trace_id)},
+        )
     logger.info("provisioning attempt %s: link ready", attempt.public_id)
     return TryOutcome.LINK_READY
 
@@ -312,17 +326,25 @@ def give_up(attempt: ProvisioningAttempt) -> None:
 
 
 def fail_attempt(attempt: ProvisioningAttempt, code: str) -> None:
-    ProvisioningAttempt.objects.filter(pk=attempt.pk, state__in=IN_FLIGHT_STATES).update(
+    failed = ProvisioningAttempt.objects.filter(pk=attempt.pk, state__in=IN_FLIGHT_STATES).update(
         state=AttemptState.FAILED,
         error_code=code[:64],
         finished_at=timezone.now(),
         claimed_until=None,
         retry_due_at=None,
     )
+    if failed:
+        record_audit(
+            "provisioning.failed",
+            outcome="failure",
+            obj=attempt,
+            correlation=str(attempt.correlation_id),
+            details={"error_code": code[:64]},
+        )
 
 
 def expire_attempt(attempt: ProvisioningAttempt) -> None:
-    ProvisioningAttempt.objects.filter(
+    expired = ProvisioningAttempt.objects.filter(
         pk=attempt.pk, state__in=[*IN_FLIGHT_STATES, AttemptState.RETURNED]
     ).update(
         state=AttemptState.EXPIRED,
@@ -330,6 +352,13 @@ def expire_attempt(attempt: ProvisioningAttempt) -> None:
         claimed_until=None,
         retry_due_at=None,
     )
+    if expired:
+        record_audit(
+            "provisioning.failed",
+            outcome="expired",
+            obj=attempt,
+            correlation=str(attempt.correlation_id),
+        )
 
 
 def provision_now_or_later(attempt: ProvisioningAttempt) -> ProvisioningAttempt:
@@ -362,9 +391,11 @@ def attempt_for_return(public_id: uuid.UUID, signature: str) -> ProvisioningAtte
 def mark_returned(attempt: ProvisioningAttempt) -> CardWalletState:
     """The user came back from the app: re-check the card and complete the attempt if added."""
     now = timezone.now()
-    ProvisioningAttempt.objects.filter(pk=attempt.pk, state=AttemptState.LINK_READY).update(
-        state=AttemptState.RETURNED, returned_at=now
-    )
+    returned = ProvisioningAttempt.objects.filter(
+        pk=attempt.pk, state=AttemptState.LINK_READY
+    ).update(state=AttemptState.RETURNED, returned_at=now)
+    if returned:
+        record_audit("provisioning.returned", obj=attempt, correlation=str(attempt.correlation_id))
     forget_wallet_state(attempt.card)
     state = wallet_state_for_card(attempt.card, use_cache=False)
     if state.status in (WalletStatus.ADDED, WalletStatus.ADDED_WITH_NFC):
@@ -471,4 +502,51 @@ def nfc_enrollment_link(*, card: Card, state: CardWalletState) -> str:
         }
     )
     base = settings.VIPPS_NFC_LINK_BASE
+    record_audit("provisioning.nfc_link_issued", obj=card)
     return f"{base}{'&' if '?' in base else '?'}{query}"
+
+
+# --- bank staff ----------------------------------------------------------------------------------
+
+
+def retry_failed_attempt(*, attempt: ProvisioningAttempt) -> None:
+    """Put a failed attempt back in the queue, while a cardholder may still be waiting for it.
+
+    Raises ProvisioningError when it cannot be retried (not failed, too old, or the card has
+    another attempt in flight). Audited.
+    """
+    attempt.refresh_from_db()
+    if attempt.state != AttemptState.FAILED:
+        raise ProvisioningError(str(_("Only failed attempts can be retried.")))
+    if attempt.age_seconds >= settings.PROVISIONING_MAX_AGE_SECONDS:
+        raise ProvisioningError(str(_("Too old to retry: nobody is waiting for it any more.")))
+    try:
+        with transaction.atomic():
+            reopened = ProvisioningAttempt.objects.filter(
+                pk=attempt.pk, state=AttemptState.FAILED
+            ).update(
+                state=AttemptState.REQUESTED, error_code="", finished_at=None, claimed_until=None
+            )
+    except IntegrityError:
+        raise ProvisioningError(str(_("The card has another attempt in progress."))) from None
+    if not reopened:
+        raise ProvisioningError(str(_("Only failed attempts can be retried.")))
+    attempt.refresh_from_db()
+    record_audit("provisioning.admin_retry", obj=attempt, correlation=str(attempt.correlation_id))
+    schedule_retry(attempt, countdown=0)
+
+
+def cancel_pending_attempt(*, attempt: ProvisioningAttempt) -> None:
+    """Stop an attempt that is still pending (requested or link ready). Audited."""
+    cancelled = ProvisioningAttempt.objects.filter(
+        pk=attempt.pk, state__in=IN_FLIGHT_STATES
+    ).update(
+        state=AttemptState.FAILED,
+        error_code="CANCELLED",
+        finished_at=timezone.now(),
+        claimed_until=None,
+        retry_due_at=None,
+    )
+    if not cancelled:
+        raise ProvisioningError(str(_("Only pending attempts can be cancelled.")))
+    record_audit("provisioning.admin_cancel", obj=attempt, correlation=str(attempt.correlation_id))

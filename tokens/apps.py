@@ -13,3 +13,10 @@ class TokensConfig(AppConfig):
 
         # An unknown or broken TOKEN_SERVICE_ADAPTER stops startup, not the first page view.
         validate_configuration()
+
+        from issuer_portal.audit import audit_changes_of
+        from tokens.models import TokenRequestor
+
+        audit_changes_of(
+            TokenRequestor, "tokens.trid_changed", ("trid", "network", "kind", "status")
+        )

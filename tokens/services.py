@@ -297,6 +297,36 @@ def _parse_event(body: bytes) -> dict[str, Any]:
 
 
 def receive_token_notification(*, body: bytes, signature: str | None) -> NotificationOutcome:
+    """Apply a signed token lifecycle event; every delivery is audited (see _receive)."""
+    from issuer_portal.audit import record_audit
+
+    try:
+        outcome = _receive(body=body, signature=signature)
+    except NotificationRejected as rejected:
+        record_audit(
+            "tokens.notification_received",
+            outcome="rejected",
+            object_type="token_notification",
+            details={"status": rejected.status, "reason": rejected.message},
+        )
+        raise
+    record_audit(
+        "tokens.notification_received",
+        outcome=outcome.value,
+        object_type="token_notification",
+        object_id=_event_id_of(body),
+    )
+    return outcome
+
+
+def _event_id_of(body: bytes) -> str:
+    try:
+        return str(json.loads(body).get("eventID", ""))[:64]
+    except (ValueError, AttributeError):
+        return ""
+
+
+def _receive(*, body: bytes, signature: str | None) -> NotificationOutcome:
     """Apply a signed token lifecycle event (VTS-style webhook) to our copy and the cache.
 
     Raises NotificationRejected (401 unsigned or badly signed, 400 malformed, 503 not
