@@ -54,6 +54,8 @@ def check_broker() -> str:
 
 
 def health_report() -> tuple[bool, dict[str, str]]:
-    """(healthy, {component: ok | failing | not_configured})."""
-    checks = {"database": check_database(), "cache": check_cache(), "broker": check_broker()}
+    """(healthy, {component: ok | failing | not_configured}) over settings.HEALTH_CHECKS."""
+    from django.utils.module_loading import import_string
+
+    checks = {name: import_string(path)() for name, path in settings.HEALTH_CHECKS.items()}
     return all(state != FAILING for state in checks.values()), checks

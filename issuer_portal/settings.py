@@ -312,6 +312,14 @@ PROVISIONING_RETRY_BASE_SECONDS: float = env.float("PROVISIONING_RETRY_BASE_SECO
 PROVISIONING_RATE_LIMIT: int = env.int("PROVISIONING_RATE_LIMIT", default=5)
 PROVISIONING_RATE_WINDOW_SECONDS: int = env.int("PROVISIONING_RATE_WINDOW_SECONDS", default=600)
 
+# /healthz: component -> dotted path of a check returning ok, failing or not_configured.
+HEALTH_CHECKS = {
+    "database": "issuer_portal.health.check_database",
+    "cache": "issuer_portal.health.check_cache",
+    "broker": "issuer_portal.health.check_broker",
+    "vipps_client": "provisioning.health.check_vipps_client",
+}
+
 # REST API for the bank's mobile app. Bearer JWTs from the bank's identity provider, DRF tokens
 # (demo, simple deployments) and the portal's session (with CSRF).
 REST_FRAMEWORK = {

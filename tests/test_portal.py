@@ -228,7 +228,7 @@ def test_healthz_is_503_when_a_component_fails(client, settings):
     assert response.status_code == 503
     assert response.json() == {
         "status": "failing",
-        "checks": {"database": "ok", "cache": "ok", "broker": "failing"},
+        "checks": {"database": "ok", "cache": "ok", "broker": "failing", "vipps_client": "ok"},
     }
 
 

@@ -42,7 +42,12 @@ def test_redis_url_switches_cache_and_broker_to_redis():
 def test_healthz_checks_the_real_broker(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json()["checks"] == {"database": "ok", "cache": "ok", "broker": "ok"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "cache": "ok",
+        "broker": "ok",
+        "vipps_client": "ok",
+    }
 
 
 @pytest.mark.redis
