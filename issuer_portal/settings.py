@@ -312,6 +312,9 @@ PROVISIONING_RETRY_BASE_SECONDS: float = env.float("PROVISIONING_RETRY_BASE_SECO
 PROVISIONING_RATE_LIMIT: int = env.int("PROVISIONING_RATE_LIMIT", default=5)
 PROVISIONING_RATE_WINDOW_SECONDS: int = env.int("PROVISIONING_RATE_WINDOW_SECONDS", default=600)
 
+# /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (404 otherwise, or when unset).
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+
 # /healthz: component -> dotted path of a check returning ok, failing or not_configured.
 HEALTH_CHECKS = {
     "database": "issuer_portal.health.check_database",

@@ -58,6 +58,23 @@ def healthz(request: HttpRequest) -> JsonResponse:
     )
 
 
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics, for the monitoring system only: bearer METRICS_TOKEN, else 404."""
+    import hmac
+
+    from django.conf import settings
+
+    from issuer_portal.metrics import render_metrics
+
+    expected = f"Bearer {settings.METRICS_TOKEN}"
+    given = request.headers.get("Authorization", "")
+    if not settings.METRICS_TOKEN or not hmac.compare_digest(given.encode(), expected.encode()):
+        return HttpResponse(status=404)
+    return HttpResponse(render_metrics(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 def _api_error(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse | None:
     if request.path.startswith("/api/"):
         return JsonResponse({"code": code, "message": message, "details": None}, status=status)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.audit import record_audit
+from issuer_portal.metrics import PROVISIONING_RETRIES, VIPPS_LATENCY
 from issuer_portal.models import Card, Cardholder
 from issuer_portal.observability import correlation
 from provisioning import vipps
@@ -183,6 +184,8 @@ def _claim(attempt_id: int) -> bool:
 
 
 def _record_call(attempt: ProvisioningAttempt, call: vipps.CallRecord | None) -> None:
+    if call is not None and call.duration_ms is not None:
+        VIPPS_LATENCY.labels(call.outcome).observe(call.duration_ms / 1000)
     if call is not None:
         UpstreamCall.objects.create(
             attempt=attempt,
@@ -301,6 +304,7 @@ def schedule_retry(attempt: ProvisioningAttempt, *, countdown: float | None = No
     from provisioning.tasks import provision_card
 
     delay = retry_delay(attempt.tries) if countdown is None else countdown
+    PROVISIONING_RETRIES.inc()
     ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
         retry_due_at=timezone.now() + datetime.timedelta(seconds=delay)
     )

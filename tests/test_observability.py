@@ -94,3 +94,30 @@ def test_the_configured_handler_masks(settings):
 
     handler = live.LOGGING["handlers"]["console"]
     assert handler["filters"] == ["context", "mask_card_data"]
+
+
+def test_metrics_are_protected_and_report_outcomes_latency_retries_and_cache(
+    client, settings, alice, vipps_sandbox
+):
+    from provisioning import services
+
+    settings.METRICS_TOKEN = "scrape-secret"
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 404
+    vipps_sandbox.faults.append("503")
+    card = alice.cards.first()
+    attempt = services.start_provisioning(cardholder=alice, card=card, channel="web")
+    services.provision_now_or_later(attempt)  # transient failure: one retry scheduled
+    from tokens.services import wallet_state_for_card
+
+    wallet_state_for_card(card)
+    wallet_state_for_card(card)
+    body = client.get("/metrics", HTTP_AUTHORIZATION="Bearer scrape-secret").content.decode()
+    assert (
+        'provisioning_attempts_last_24h{error_code="INTERNAL_SERVER_ERROR",state="requested"} 1.0'
+        in body
+    )
+    assert 'vipps_upstream_latency_seconds_count{outcome="transient"}' in body
+    assert "provisioning_retries_total" in body
+    assert 'token_status_cache_requests_total{result="hit"}' in body
+    assert 'token_service_latency_seconds_count{adapter="simulator",outcome="success"}' in body

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
+from issuer_portal.metrics import TOKEN_SERVICE_LATENCY, TOKEN_STATUS_CACHE
 from issuer_portal.models import Card, today
 from tokens.adapters import adapter_for_network
 from tokens.adapters.base import NetworkToken, TokenServiceError
@@ -76,6 +77,7 @@ def lookup_tokens(cards: Sequence[Card]) -> dict[int, list[NetworkToken] | None]
         else:
             results[card.pk] = []  # no Vipps TRIDs exist for other networks
     futures = []
+    started = time.monotonic()
     for network, group in by_network.items():
         adapter = adapter_for_network(network)
         try:
@@ -90,14 +92,18 @@ def lookup_tokens(cards: Sequence[Card]) -> dict[int, list[NetworkToken] | None]
         ]
     deadline = time.monotonic() + settings.TOKEN_LOOKUP_TIMEOUT
     for card, adapter, future in futures:
+        outcome = "success"
         try:
             results[card.pk] = future.result(timeout=max(0.0, deadline - time.monotonic()))
         except FutureTimeout:
             logger.warning("token lookup for card %s timed out (%s)", card.public_id, adapter.name)
             results[card.pk] = None
+            outcome = "timeout"
         except TokenServiceError as error:
             logger.warning("token lookup for card %s failed: %s", card.public_id, error)
             results[card.pk] = None
+            outcome = "failure"
+        TOKEN_SERVICE_LATENCY.labels(adapter.name, outcome).observe(time.monotonic() - started)
     return results
 
 
@@ -115,6 +121,9 @@ def wallet_states_for_cards(
     cached = cache.get_many(list(keys.values())) if use_cache else {}
     tokens: dict[int, list[NetworkToken] | None] = {}
     missing = []
+    if use_cache:
+        TOKEN_STATUS_CACHE.labels("hit").inc(len(cached))
+        TOKEN_STATUS_CACHE.labels("miss").inc(len(cards) - len(cached))
     for card in cards:
         if keys[card.pk] in cached:
             tokens[card.pk] = [NetworkToken.from_cache(item) for item in cached[keys[card.pk]]]
