@@ -127,11 +127,80 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
         "nickname",
         "state",
         "public_id",
+        "wallet_status",
+        "attempts_link",
     )
-    readonly_fields = ("masked_pan", "network", "cardholder", "expiry", "public_id")
+    readonly_fields = (
+        "masked_pan",
+        "network",
+        "cardholder",
+        "expiry",
+        "public_id",
+        "wallet_status",
+        "attempts_link",
+    )
+    actions = ["refresh_token_status"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    @admin.display(description=_("wallet status"))
+    def wallet_status(self, obj: Card) -> str:
+        """Tokens per TRID as the token service reports them now (references masked)."""
+        from django.utils.html import format_html, format_html_join
+
+        from tokens.admin import masked_reference
+        from tokens.models import TokenRequestor
+        from tokens.services import wallet_state_for_card
+
+        state = wallet_state_for_card(obj)
+        labels = {
+            r.trid: f"{r.trid} {r.label} ({r.kind}, {r.status})"
+            for r in TokenRequestor.objects.all()
+        }
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    labels.get(t.trid, t.trid),
+                    masked_reference(t.token_reference),
+                    t.status.value,
+                    t.token_type.value,
+                    t.device_name or "—",
+                )
+                for t in state.tokens
+            ),
+        )
+        return format_html(
+            "<p><strong>{}</strong>{}</p><table><thead><tr><th>TRID</th><th>{}</th><th>{}</th>"
+            "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
+            state.status.value,
+            f" — {state.reason_text}" if state.reason_text else "",
+            _("token reference"),
+            _("status"),
+            _("type"),
+            _("device"),
+            rows,
+        )
+
+    @admin.display(description=_("provisioning attempts"))
+    def attempts_link(self, obj: Card) -> str:
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        url = reverse("admin:provisioning_provisioningattempt_changelist")
+        return format_html('<a href="{}?card__id__exact={}">{}</a>', url, obj.pk, _("Show"))
+
+    @admin.action(description=_("Refresh token status from the token service"))
+    def refresh_token_status(self, request: HttpRequest, queryset: QuerySet[Card]) -> None:
+        from tokens.services import refresh_wallet_states
+
+        states = refresh_wallet_states(cards=queryset.select_related("cardholder"))
+        unknown = sum(1 for s in states if s.status == "unknown")
+        messages.success(request, _("%(count)d cards refreshed.") % {"count": len(states)})
+        if unknown:
+            messages.warning(request, _("%(count)d could not be checked now.") % {"count": unknown})
 
     @admin.display(description=_("card number"), ordering="last4")
     def masked_pan(self, obj: Card) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
@@ -12,14 +15,59 @@ from django.utils.translation import gettext_lazy as _
 from issuer_portal.admin import CardDataSearchGuardMixin
 from issuer_portal.models import WALLET_BRAND_BY_COUNTRY, AuditEntry, WalletBrand
 from provisioning import services
+from provisioning.certificates import EXPIRY_WARNING_DAYS, client_certificate
 from provisioning.models import ProvisioningAttempt, UpstreamCall, VippsJweKey
 
 
 @admin.register(VippsJweKey)
 class VippsJweKeyAdmin(admin.ModelAdmin):
-    list_display = ("kid", "active", "valid_from", "valid_until", "updated_at")
+    list_display = ("kid", "active", "valid_from", "valid_until", "expiry_warning", "updated_at")
     list_filter = ("active",)
     search_fields = ("kid",)
+
+    @admin.display(description=_("expiry"))
+    def expiry_warning(self, obj: VippsJweKey) -> str:
+        if obj.valid_until is None:
+            return "—"
+        days = (obj.valid_until - timezone.now()).days
+        if days < 0:
+            return str(_("expired"))
+        if days < EXPIRY_WARNING_DAYS:
+            return str(_("expires in %(days)d days") % {"days": days})
+        return str(_("in %(days)d days") % {"days": days})
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> object:
+        soon = timezone.now() + datetime.timedelta(days=EXPIRY_WARNING_DAYS)
+        for key in VippsJweKey.objects.filter(
+            active=True, valid_until__isnull=False, valid_until__lt=soon
+        ):
+            messages.warning(
+                request,
+                _("Vipps JWE key %(kid)s stops being valid on %(date)s: add its successor.")
+                % {"kid": key.kid, "date": f"{key.valid_until:%Y-%m-%d}"},
+            )
+        certificate = client_certificate()
+        if certificate.problem:
+            messages.error(
+                request,
+                _("Vipps client certificate: %(problem)s") % {"problem": certificate.problem},
+            )
+        else:
+            level = messages.warning if certificate.expires_soon else messages.info
+            level(
+                request,
+                _(
+                    "Vipps client certificate: %(subject)s, issued by %(issuer)s, valid until "
+                    "%(date)s (%(days)d days)."
+                )
+                % {
+                    "subject": certificate.subject,
+                    "issuer": certificate.issuer,
+                    "date": f"{certificate.not_after:%Y-%m-%d}",
+                    "days": certificate.days_left,
+                },
+            )
+        return super().changelist_view(request, extra_context)
 
 
 class UpstreamCallInline(admin.TabularInline):
@@ -104,6 +152,10 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # The card page links here filtered by its card.
+        return lookup == "card__id__exact" or super().lookup_allowed(lookup, value, request)
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("provisioning.retry_provisioningattempt")

@@ -318,3 +318,54 @@ def test_each_audited_action_writes_exactly_one_entry(
     dump = json.dumps(list(AuditEntry.objects.values()), default=str)
     for secret in card_data_of(alice):
         assert secret not in dump
+
+
+def test_card_admin_shows_the_wallet_panel_refreshes_and_links_to_attempts(
+    client, operations, alice, vipps_sandbox
+):
+    from tokens.simulator import add_simulated_token
+
+    card = alice.cards.get(last4="1111")
+    token = add_simulated_token(card=card, trid="40010082040")
+    client.force_login(operations)
+    html = client.get(reverse("admin:issuer_portal_card_change", args=[card.pk])).content.decode()
+    assert "40010082040 Vipps (ecom, active)" in html
+    assert f"…{token.token_reference[-6:]}" in html and token.token_reference not in html
+    assert f"?card__id__exact={card.pk}" in html
+    attempt = services.start_provisioning(
+        cardholder=alice, card=alice.cards.get(last4="4444"), channel="web"
+    )
+    filtered = client.get(
+        reverse("admin:provisioning_provisioningattempt_changelist"), {"card__id__exact": card.pk}
+    )
+    assert filtered.status_code == 200 and str(attempt.public_id) not in filtered.content.decode()
+    refreshed = client.post(
+        reverse("admin:issuer_portal_card_changelist"),
+        {"action": "refresh_token_status", "_selected_action": [card.pk]},
+        follow=True,
+    )
+    assert "1 cards refreshed." in refreshed.content.decode()
+
+
+def test_key_and_certificate_expiry_warnings(client, operations, settings):
+    import datetime
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from django.utils import timezone
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    VippsJweKey.objects.create(
+        kid="ending", public_key=pem, valid_until=timezone.now() + datetime.timedelta(days=10)
+    )
+    client.force_login(operations)
+    html = client.get(reverse("admin:provisioning_vippsjwekey_changelist")).content.decode()
+    assert "Vipps JWE key ending stops being valid on" in html
+    assert "expires in 9 days" in html or "expires in 10 days" in html
+    # The sandbox's client certificate: subject and expiry are shown (a year ahead: no warning).
+    assert "Vipps client certificate: CN=issuer-portal" in html
