@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from issuer_portal import health, selectors
+from provisioning.services import record_offers
 from tokens.services import wallet_state_for_card, wallet_states_for_cards
 
 
@@ -27,6 +28,7 @@ def card_list(request: HttpRequest) -> HttpResponse:
     cardholder = selectors.cardholder_for_user(request.user)
     cards = list(selectors.cards_for_cardholder(cardholder)) if cardholder else []
     states = wallet_states_for_cards(cards)
+    record_offers(list(states.values()), channel="web")
     return render(
         request,
         "portal/card_list.html",

@@ -153,6 +153,20 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    change_list_template = "admin/provisioning/provisioningattempt/change_list.html"
+
+    def get_urls(self) -> list:
+        from django.urls import path
+
+        return [
+            path(
+                "funnel/",
+                self.admin_site.admin_view(lambda request: funnel_view(self, request)),
+                name="provisioning_funnel",
+            ),
+            *super().get_urls(),
+        ]
+
     def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
         # The card page links here filtered by its card.
         return lookup == "card__id__exact" or super().lookup_allowed(lookup, value, request)
@@ -202,3 +216,88 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
                 messages.warning(request, f"{attempt.public_id}: {error.message}")
         if succeeded:
             messages.success(request, f"{succeeded} {done}")
+
+
+def funnel_svg(report: object) -> str:
+    """A horizontal bar per funnel stage, readable at a glance; text labels for screen readers."""
+    from django.utils.html import format_html
+
+    from provisioning.analytics import STAGE_LABELS
+
+    stages = report.totals.stages()
+    widest = max((count for _, count, _ in stages), default=0) or 1
+    bar_height, gap, label_width, chart_width = 28, 10, 170, 420
+    bars = []
+    for index, (stage, count, rate) in enumerate(stages):
+        y = index * (bar_height + gap)
+        width = max(2, round(chart_width * count / widest)) if count else 0
+        bars.append(
+            format_html(
+                '<text x="0" y="{}" class="funnel-label">{}</text>'
+                '<rect x="{}" y="{}" width="{}" height="{}" class="funnel-bar stage-{}"></rect>'
+                '<text x="{}" y="{}" class="funnel-value">{}{}</text>',
+                y + 19,
+                STAGE_LABELS[stage],
+                label_width,
+                y,
+                width,
+                bar_height,
+                index,
+                label_width + width + 6,
+                y + 19,
+                count,
+                f" ({rate}%)" if rate is not None else "",
+            )
+        )
+    height = len(stages) * (bar_height + gap)
+    return format_html(
+        '<svg class="funnel-chart" role="img" viewBox="0 0 {} {}" width="100%" '
+        'aria-labelledby="funnel-title"><title id="funnel-title">{}</title>{}</svg>',
+        label_width + chart_width + 120,
+        height,
+        _("Provisioning funnel"),
+        mark_safe("".join(bars)),  # noqa: S308 - each part escaped by format_html above
+    )
+
+
+def funnel_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> object:
+    from django.core.exceptions import PermissionDenied
+    from django.template.response import TemplateResponse
+
+    from provisioning.analytics import STAGE_LABELS, funnel_report
+
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    today = timezone.localdate()
+    try:
+        start = datetime.date.fromisoformat(request.GET.get("start") or "")
+    except ValueError:
+        start = today - datetime.timedelta(days=13)
+    try:
+        end = datetime.date.fromisoformat(request.GET.get("end") or "")
+    except ValueError:
+        end = today
+    if end < start or (end - start).days > 366:
+        start, end = end - datetime.timedelta(days=13), end
+    filters = {
+        name: request.GET.get(name, "")
+        for name in ("brand", "network", "channel")
+        if request.GET.get(name, "")
+        in {"", "vipps", "mobilepay", "visa", "mastercard", "web", "app"}
+    }
+    report = funnel_report(start=start, end=end, **filters)
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "title": _("Provisioning funnel"),
+        "opts": model_admin.model._meta,
+        "report": report,
+        "chart": funnel_svg(report),
+        "stage_labels": STAGE_LABELS,
+        "filters": filters,
+        "splits": [
+            (_("Brand"), report.by_brand),
+            (_("Network"), report.by_network),
+            (_("Channel"), report.by_channel),
+        ],
+    }
+    return TemplateResponse(request, "admin/provisioning/funnel.html", context)

@@ -135,6 +135,29 @@ class UpstreamCall(models.Model):
         verbose_name = _("upstream call")
         verbose_name_plural = _("upstream calls")
         ordering = ["started_at", "id"]
+        # The funnel's latency percentiles read calls by time, ordered by duration.
+        indexes = [models.Index(fields=["started_at", "duration_ms"])]
 
     def __str__(self) -> str:
         return f"{self.trace_id} {self.status_code or '-'} {self.outcome}"
+
+
+class ProvisioningOffer(models.Model):
+    """A card shown with "Add to Vipps/MobilePay" on a day, in a channel: the funnel's first step.
+
+    Brand and network are copied in so the funnel groups without joins.
+    """
+
+    day = models.DateField(db_index=True)
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="+")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    brand = models.CharField(max_length=16)
+    network = models.CharField(max_length=16)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "card", "channel"], name="one_offer_per_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.card_id} {self.channel}"

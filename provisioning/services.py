@@ -510,6 +510,31 @@ def nfc_enrollment_link(*, card: Card, state: CardWalletState) -> str:
     return f"{base}{'&' if '?' in base else '?'}{query}"
 
 
+# --- analytics ---
+
+
+def record_offers(states: list[CardWalletState], *, channel: str) -> None:
+    """Note the cards shown with "Add" today (one insert, duplicates ignored)."""
+    from django.utils import timezone as tz
+
+    from provisioning.models import ProvisioningOffer
+
+    day = tz.localdate()
+    offers = [
+        ProvisioningOffer(
+            day=day,
+            card_id=state.card.pk,
+            channel=channel,
+            brand=state.card.cardholder.wallet_brand.value,
+            network=state.card.network,
+        )
+        for state in states
+        if state.next_action == NextAction.PUSH_PROVISION
+    ]
+    if offers:
+        ProvisioningOffer.objects.bulk_create(offers, ignore_conflicts=True)
+
+
 # --- bank staff ----------------------------------------------------------------------------------
 
 

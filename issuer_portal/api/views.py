@@ -141,6 +141,7 @@ class CardListView(APIView):
         cardholder = _cardholder(request)
         cards = list(selectors.cards_for_cardholder(cardholder)) if cardholder else []
         states = wallet_states_for_cards(cards)
+        services.record_offers(list(states.values()), channel=Channel.APP)
         return Response(CardSerializer([states[card.pk] for card in cards], many=True).data)
 
 
