@@ -113,7 +113,7 @@ CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
 ISSUER_NAME: str = env.str("ISSUER_NAME", default="Demo Bank ASA")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "issuer_portal.admin_config.IssuerAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -121,6 +121,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -141,6 +143,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "issuer_portal.audit.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -311,6 +314,10 @@ PROVISIONING_MAX_TRIES: int = env.int("PROVISIONING_MAX_TRIES", default=6)
 PROVISIONING_RETRY_BASE_SECONDS: float = env.float("PROVISIONING_RETRY_BASE_SECONDS", default=2.0)
 PROVISIONING_RATE_LIMIT: int = env.int("PROVISIONING_RATE_LIMIT", default=5)
 PROVISIONING_RATE_WINDOW_SECONDS: int = env.int("PROVISIONING_RATE_WINDOW_SECONDS", default=600)
+
+# Admin second factor: staff with a TOTP device always give its code; on, everyone must.
+ADMIN_REQUIRE_OTP: bool = env.bool("ADMIN_REQUIRE_OTP", default=False)
+OTP_TOTP_ISSUER = ISSUER_NAME
 
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (404 otherwise, or when unset).
 METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")

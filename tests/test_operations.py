@@ -369,3 +369,50 @@ def test_key_and_certificate_expiry_warnings(client, operations, settings):
     assert "expires in 9 days" in html or "expires in 10 days" in html
     # The sandbox's client certificate: subject and expiry are shown (a year ahead: no warning).
     assert "Vipps client certificate: CN=issuer-portal" in html
+
+
+def _totp_now(device) -> str:
+    from django_otp.oath import TOTP
+
+    totp = TOTP(device.bin_key, device.step, device.t0, device.digits, device.drift)
+    return f"{totp.token():0{device.digits}d}"
+
+
+def _admin_login(client, username: str, token: str = ""):
+    return client.post(
+        reverse("admin:login"),
+        {
+            "username": username,
+            "password": "correct horse battery",
+            "otp_token": token,
+            "next": reverse("admin:index"),
+        },
+    )
+
+
+def test_totp_is_optional_until_enrolled_then_required(client, operations):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    assert _admin_login(client, operations.username).status_code == 302  # no device: password
+    client.logout()
+    device = TOTPDevice.objects.create(user=operations, name="phone", confirmed=True)
+    refused = _admin_login(client, operations.username)
+    assert refused.status_code == 200 and client.get(reverse("admin:index")).status_code == 302
+    wrong = _admin_login(
+        client, operations.username, "000000" if _totp_now(device) != "000000" else "111111"
+    )
+    assert wrong.status_code == 200
+    # django-otp throttles after a wrong code: even the right one waits a moment.
+    assert _admin_login(client, operations.username, _totp_now(device)).status_code == 200
+    time.sleep(1.1)
+    accepted = _admin_login(client, operations.username, _totp_now(device))
+    assert accepted.status_code == 302
+    assert client.get(reverse("admin:index")).status_code == 200
+
+
+def test_one_setting_makes_totp_mandatory(client, support, settings):
+    settings.ADMIN_REQUIRE_OTP = True
+    response = _admin_login(client, support.username)
+    assert response.status_code == 200  # no device, no code: not let in
+    client.force_login(support)
+    assert client.get(reverse("admin:index")).status_code == 302  # a session alone is not enough
