@@ -32,6 +32,19 @@ def looks_like_card_data(query: str) -> bool:
     return bool(_SENSITIVE_DIGITS.search(re.sub(r"[\s\-+]", "", _UUID.sub("", query))))
 
 
+class ReadOnlyAdminMixin:
+    """Records staff may read but never add, change or delete here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 class CardDataSearchGuardMixin:
     """Refuses searches containing a full card or identity number.
 
@@ -212,7 +225,7 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
+class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only for everyone: the log cannot be edited or deleted here (nor in the ORM)."""
 
     list_display = (
@@ -230,15 +243,6 @@ class AuditEntryAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [field.name for field in AuditEntry._meta.fields]
     change_list_template = "admin/issuer_portal/auditentry/change_list.html"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     def get_urls(self) -> list:
         from django.urls import path

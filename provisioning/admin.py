@@ -12,7 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.admin import CardDataSearchGuardMixin
+from issuer_portal.admin import CardDataSearchGuardMixin, ReadOnlyAdminMixin
 from issuer_portal.models import WALLET_BRAND_BY_COUNTRY, AuditEntry, WalletBrand
 from provisioning import services
 from provisioning.certificates import EXPIRY_WARNING_DAYS, client_certificate
@@ -98,7 +98,7 @@ class BrandFilter(admin.SimpleListFilter):
 
 
 @admin.register(ProvisioningAttempt)
-class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
+class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
         "public_id",
         "created_at",
@@ -143,15 +143,6 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
         "state_changes",
     )
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     change_list_template = "admin/provisioning/provisioningattempt/change_list.html"
 

@@ -53,12 +53,12 @@ def _capture(*filters: logging.Filter, formatter: logging.Formatter | None = Non
 
 def test_filter_masks_messages_arguments_and_exceptions():
     logger, stream = _capture(CardDataMaskingFilter())
-    logger.info("pan in message 5555555555554444")
-    logger.warning("pan in args %s and nin %s", "4242424242424242", "15038510190")
+    logger.info("card number in message 5555555555554444")
+    logger.warning("card in args %s and identity %s", "4242424242424242", "15038510190")
     try:
         raise ValueError("bad card 4000056655665556")
     except ValueError:
-        logger.exception("failed for %s", {"pan": "5105105105105100"})
+        logger.exception("failed for %s", {"number": "5105105105105100"})
     output = stream.getvalue()
     for secret in (
         "5555555555554444",

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
+from issuer_portal.admin import ReadOnlyAdminMixin
 from tokens.models import CardToken, TokenNotification, TokenRequestor
 
 
@@ -22,15 +22,8 @@ class TokenRequestorAdmin(admin.ModelAdmin):
     list_editable = ("status",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    pass
 
 
 class MaskedReferenceMixin:
