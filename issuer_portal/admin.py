@@ -15,7 +15,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.models import AuditEntry, Card, Cardholder
+from issuer_portal.models import AuditEntry, Card, Cardholder, local_day_bounds
 
 # Nine or more digits in a row (spaces, dashes and "+" removed) can only be part of a card or
 # identity number; last4 and usernames are shorter.
@@ -263,7 +263,6 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
         from django.core.exceptions import PermissionDenied
         from django.http import StreamingHttpResponse
-        from django.utils import timezone
 
         if not request.user.has_perm("issuer_portal.export_auditentry"):
             raise PermissionDenied
@@ -273,13 +272,10 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         except ValueError:
             messages.error(request, _("Choose a start and an end date (YYYY-MM-DD)."))
             return HttpResponseRedirect("../")
-        zone = timezone.get_current_timezone()
-        entries = AuditEntry.objects.filter(
-            created_at__gte=datetime.datetime.combine(start, datetime.time.min, zone),
-            created_at__lt=datetime.datetime.combine(
-                end + datetime.timedelta(days=1), datetime.time.min, zone
-            ),
-        ).order_by("created_at", "id")
+        since, until = local_day_bounds(start, end)
+        entries = AuditEntry.objects.filter(created_at__gte=since, created_at__lt=until).order_by(
+            "created_at", "id"
+        )
         columns = [
             "created_at",
             "actor_label",

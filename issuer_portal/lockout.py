@@ -7,17 +7,15 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from issuer_portal.api.errors import error_body
+
 
 def lockout_response(
     request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any
 ) -> HttpResponse:
     if request.path.startswith("/api/"):
         response = JsonResponse(
-            {
-                "code": "rate_limited",
-                "message": "Too many failed sign-ins. Sign-in is paused for a while.",
-                "details": None,
-            },
+            error_body("rate_limited", "Too many failed sign-ins. Sign-in is paused for a while."),
             status=429,
         )
     else:

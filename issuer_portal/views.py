@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from issuer_portal import health, selectors
+from issuer_portal.api.errors import error_body
 from provisioning.services import record_offers
 from tokens.services import wallet_state_for_card, wallet_states_for_cards
 
@@ -79,7 +80,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 
 def _api_error(request: HttpRequest, status: int, code: str, message: str) -> JsonResponse | None:
     if request.path.startswith("/api/"):
-        return JsonResponse({"code": code, "message": message, "details": None}, status=status)
+        return JsonResponse(error_body(code, message), status=status)
     return None
 
 

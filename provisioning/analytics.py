@@ -16,7 +16,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from issuer_portal.models import WALLET_BRAND_BY_COUNTRY
+from issuer_portal.models import WALLET_BRAND_BY_COUNTRY, local_day_bounds
 from provisioning.models import ProvisioningAttempt, ProvisioningOffer, UpstreamCall
 
 STAGES = ("offered", "started", "link_issued", "returned", "completed")
@@ -84,8 +84,7 @@ def funnel_report(
 ) -> FunnelReport:
     """The funnel from ``start`` to ``end`` (inclusive, local dates), optionally filtered."""
     zone = timezone.get_current_timezone()
-    since = datetime.datetime.combine(start, datetime.time.min, zone)
-    until = datetime.datetime.combine(end + datetime.timedelta(days=1), datetime.time.min, zone)
+    since, until = local_day_bounds(start, end)
     countries = [c for c, b in WALLET_BRAND_BY_COUNTRY.items() if b == brand] if brand else None
     report = FunnelReport(start=start, end=end)
     by_day: dict = defaultdict(FunnelCounts)

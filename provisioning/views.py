@@ -16,6 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from issuer_portal import selectors
+from issuer_portal.models import Cardholder
 from provisioning import services
 from provisioning.models import AttemptState, Channel, ProvisioningAttempt
 from tokens.services import forget_wallet_state, wallet_state_for_card
@@ -53,6 +54,11 @@ def _own_attempt(request: HttpRequest, attempt_id: uuid.UUID) -> ProvisioningAtt
     if attempt is None:
         raise Http404
     return attempt
+
+
+def _viewer_owns(request: HttpRequest, cardholder: Cardholder) -> bool:
+    """Return pages open without a session: card details only for the signed-in owner."""
+    return request.user.is_authenticated and cardholder.user_id == request.user.pk
 
 
 def _refused(request: HttpRequest, card: object, error: services.ProvisioningError) -> HttpResponse:
@@ -132,7 +138,7 @@ def returned(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
     if attempt is None:
         raise Http404
     state = services.mark_returned(attempt)
-    owner = request.user.is_authenticated and attempt.cardholder.user_id == request.user.pk
+    owner = _viewer_owns(request, attempt.cardholder)
     return render(
         request,
         "provisioning/returned.html",
@@ -173,7 +179,7 @@ def nfc_returned(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
         raise Http404
     forget_wallet_state(card)
     state = wallet_state_for_card(card, use_cache=False)
-    owner = request.user.is_authenticated and card.cardholder.user_id == request.user.pk
+    owner = _viewer_owns(request, card.cardholder)
     return render(
         request,
         "provisioning/nfc_returned.html",

@@ -6,6 +6,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from issuer_portal.api.errors import error_body
 from tokens.services import NotificationRejected, receive_token_notification
 
 
@@ -18,7 +19,7 @@ def token_notification(request: HttpRequest) -> JsonResponse:
         )
     except NotificationRejected as rejected:
         return JsonResponse(
-            {"code": "notification_rejected", "message": rejected.message, "details": None},
+            error_body("notification_rejected", rejected.message),
             status=rejected.status,
         )
     return JsonResponse({"outcome": outcome.value})
