@@ -7,6 +7,7 @@ class IssuerPortalConfig(AppConfig):
     verbose_name = _("Cardholders and cards")
 
     def ready(self) -> None:
+        from issuer_portal import checks  # noqa: F401 - registers the deploy checks
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
         from issuer_portal.audit import record_audit

@@ -32,6 +32,8 @@ from urllib3.exceptions import (
     TimeoutError as Urllib3Timeout,
 )
 
+from issuer_portal.url_policy import outbound_url_problem
+
 
 @dataclass(frozen=True)
 class TlsClientConfig:
@@ -142,6 +144,13 @@ def reset_pools() -> None:
         _pools.clear()
 
 
+def _refuse_unsafe_url(url: str) -> None:
+    # Plain HTTP only to loopback (local fakes); card data never crosses a network unencrypted.
+    problem = outbound_url_problem(url)
+    if problem:
+        raise OutboundError(f"outbound URL {problem}", permanent=True, configuration=True)
+
+
 def post_json(
     url: str,
     payload: Any,
@@ -156,9 +165,7 @@ def post_json(
     for other 4xx, TLS failures and unusable URLs. Its message names the failure, never the body
     that was sent.
     """
-    if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
-        # Plain HTTP only to loopback (local fakes); card data never crosses a network unencrypted.
-        raise OutboundError("outbound URL must be https", permanent=True, configuration=True)
+    _refuse_unsafe_url(url)
     body = json.dumps(payload, separators=(",", ":")).encode()
     all_headers = {"Content-Type": "application/json", "Accept": "application/json"}
     all_headers.update(headers or {})
@@ -235,8 +242,7 @@ def _tls_error(error: BaseException, duration_ms: float) -> OutboundError:
 
 def get_json(url: str, *, config: TlsClientConfig) -> Any:
     """GET a JSON document over HTTPS (e.g. a JWKS); raises OutboundError."""
-    if not url.startswith("https://"):
-        raise OutboundError("outbound URL must be https", permanent=True, configuration=True)
+    _refuse_unsafe_url(url)
     try:
         raw = _pool_for(config).request(
             "GET",

@@ -18,6 +18,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from issuer_portal.url_policy import outbound_url_problem
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 
@@ -225,7 +227,13 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 
 # Token services (Visa VTS, Mastercard MDES) behind adapters: "simulator", "mdes", "vts" or a
 # dotted path; the per-network settings override the default for that network's cards.
-TOKEN_SERVICE_ADAPTER: str = env.str("TOKEN_SERVICE_ADAPTER", default="simulator")
+# No default outside debug: a forgotten setting must not silently switch on the simulator.
+TOKEN_SERVICE_ADAPTER: str = env.str("TOKEN_SERVICE_ADAPTER", default="simulator" if DEBUG else "")
+if not TOKEN_SERVICE_ADAPTER:
+    raise ImproperlyConfigured(
+        "TOKEN_SERVICE_ADAPTER is not set. It is required when DJANGO_DEBUG is off: "
+        "mdes, vts, a dotted path, or simulator for a staging system. See README.md."
+    )
 TOKEN_SERVICE_ADAPTERS_BY_NETWORK: dict[str, str] = {
     network: value
     for network, value in (
@@ -272,10 +280,11 @@ if TOKEN_REFRESH_INTERVAL_MINUTES > 0:
         "schedule": TOKEN_REFRESH_INTERVAL_MINUTES * 60.0,
     }
 
-# Vipps MobilePay push provisioning. Without VIPPS_PROVISIONING_URL the built-in sandbox stands in
-# for Vipps: its endpoint, certificates, JWE key and pages are generated under VIPPS_SANDBOX_DIR.
+# Vipps MobilePay push provisioning. The built-in sandbox stands in for Vipps only when asked:
+# VIPPS_SANDBOX defaults to on with DJANGO_DEBUG (the demo) and off otherwise; its endpoint,
+# certificates, JWE key and pages are generated under VIPPS_SANDBOX_DIR.
 VIPPS_PROVISIONING_URL: str = env.str("VIPPS_PROVISIONING_URL", default="")
-VIPPS_SANDBOX: bool = not VIPPS_PROVISIONING_URL
+VIPPS_SANDBOX: bool = env.bool("VIPPS_SANDBOX", default=DEBUG and not VIPPS_PROVISIONING_URL)
 VIPPS_SANDBOX_PORT: int = env.int("VIPPS_SANDBOX_PORT", default=8443)
 VIPPS_SANDBOX_DIR = Path(
     env.str("VIPPS_SANDBOX_DIR", default=str(LOCAL_STATE_DIR / "vipps-sandbox"))
@@ -292,6 +301,8 @@ if VIPPS_JWE_ENC not in ("A128GCM", "A256GCM"):
     raise ImproperlyConfigured("VIPPS_JWE_ENC must be A128GCM or A256GCM.")
 VIPPS_JWE_PUBLIC_KEY: str = env.str("VIPPS_JWE_PUBLIC_KEY", default="")
 VIPPS_JWE_KID: str = env.str("VIPPS_JWE_KID", default="")
+# The bank manages Vipps' JWE keys in admin instead of (or besides) VIPPS_JWE_PUBLIC_KEY.
+VIPPS_JWE_KEYS_IN_ADMIN: bool = env.bool("VIPPS_JWE_KEYS_IN_ADMIN", default=False)
 VIPPS_UNIVERSAL_LINK_HOSTS: list[str] = env.list(
     "VIPPS_UNIVERSAL_LINK_HOSTS", default=[] if VIPPS_SANDBOX else ["qr.vipps.no", "vipps.no"]
 )
@@ -309,14 +320,52 @@ if not 1 <= len(ISSUER_NAME) <= 255:
     raise ImproperlyConfigured("ISSUER_NAME must have 1 to 255 characters.")
 # Return URLs the bank's mobile app may ask Vipps to send the user back to (its universal links).
 APP_RETURN_URLS: list[str] = env.list("APP_RETURN_URLS", default=[])
+
+
+def _vipps_client_problems() -> list[str]:
+    """What the real Vipps client lacks (sandbox off): each named, none silently defaulted."""
+    problems = []
+    if not VIPPS_PROVISIONING_URL:
+        problems.append("VIPPS_PROVISIONING_URL is not set")
+    for name, path in (("VIPPS_CLIENT_CERT", VIPPS_CLIENT_CERT), ("VIPPS_CLIENT_KEY", VIPPS_CLIENT_KEY)):
+        if not path:
+            problems.append(f"{name} is not set")
+        elif not Path(path).is_file():
+            problems.append(f"{name} names no readable file")
+    if VIPPS_CA_BUNDLE and not Path(VIPPS_CA_BUNDLE).is_file():
+        problems.append("VIPPS_CA_BUNDLE names no readable file")
+    if VIPPS_JWE_PUBLIC_KEY:
+        if not Path(VIPPS_JWE_PUBLIC_KEY).is_file():
+            problems.append("VIPPS_JWE_PUBLIC_KEY names no readable file")
+        if not VIPPS_JWE_KID:
+            problems.append("VIPPS_JWE_KID is not set (the kid of VIPPS_JWE_PUBLIC_KEY)")
+    elif not VIPPS_JWE_KEYS_IN_ADMIN:
+        problems.append(
+            "no JWE key source: set VIPPS_JWE_PUBLIC_KEY and VIPPS_JWE_KID, "
+            "or VIPPS_JWE_KEYS_IN_ADMIN=true to manage Vipps' keys in admin"
+        )
+    return problems
+
+
+if VIPPS_SANDBOX and VIPPS_PROVISIONING_URL:
+    raise ImproperlyConfigured(
+        "VIPPS_SANDBOX is on and VIPPS_PROVISIONING_URL is set: choose one."
+    )
+if not VIPPS_SANDBOX and (_problems := _vipps_client_problems()):
+    raise ImproperlyConfigured(
+        "The Vipps client is not configured (VIPPS_SANDBOX is off): "
+        + "; ".join(_problems)
+        + ". See \"Deploying to production\" in README.md."
+    )
 PROVISIONING_MAX_AGE_SECONDS: int = env.int("PROVISIONING_MAX_AGE_SECONDS", default=600)
 PROVISIONING_MAX_TRIES: int = env.int("PROVISIONING_MAX_TRIES", default=6)
 PROVISIONING_RETRY_BASE_SECONDS: float = env.float("PROVISIONING_RETRY_BASE_SECONDS", default=2.0)
 PROVISIONING_RATE_LIMIT: int = env.int("PROVISIONING_RATE_LIMIT", default=5)
 PROVISIONING_RATE_WINDOW_SECONDS: int = env.int("PROVISIONING_RATE_WINDOW_SECONDS", default=600)
 
-# Admin second factor: staff with a TOTP device always give its code; on, everyone must.
-ADMIN_REQUIRE_OTP: bool = env.bool("ADMIN_REQUIRE_OTP", default=False)
+# Admin second factor: staff with a TOTP device always give its code; on (the default outside
+# debug), everyone must.
+ADMIN_REQUIRE_OTP: bool = env.bool("ADMIN_REQUIRE_OTP", default=not DEBUG)
 OTP_TOTP_ISSUER = ISSUER_NAME
 
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (404 otherwise, or when unset).
@@ -364,6 +413,17 @@ OIDC_USERNAME_CLAIM: str = env.str("OIDC_USERNAME_CLAIM", default="sub")
 OIDC_LEEWAY_SECONDS: int = env.int("OIDC_LEEWAY_SECONDS", default=30)
 OIDC_JWKS_CACHE_SECONDS: int = env.int("OIDC_JWKS_CACHE_SECONDS", default=300)
 IDEMPOTENCY_KEY_HOURS: int = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+
+# Every outbound base URL (and the NFC link we send users to) is parsed, not prefix-matched.
+for _name, _url in (
+    ("VIPPS_PROVISIONING_URL", VIPPS_PROVISIONING_URL),
+    ("VIPPS_NFC_LINK_BASE", VIPPS_NFC_LINK_BASE),
+    ("MDES_BASE_URL", MDES_BASE_URL),
+    ("VTS_BASE_URL", VTS_BASE_URL),
+    ("OIDC_JWKS_URL", OIDC_JWKS_URL),
+):
+    if _url and (_problem := outbound_url_problem(_url)):
+        raise ImproperlyConfigured(f"{_name} {_problem}.")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

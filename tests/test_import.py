@@ -121,7 +121,8 @@ def test_a_staff_username_is_never_turned_into_a_cardholder(tmp_path, capsys, st
     assert failed and "staff account" in err
 
 
-def test_seed_demo_is_idempotent_and_covers_the_demo_cases(capsys):
+def test_seed_demo_is_idempotent_and_covers_the_demo_cases(capsys, settings):
+    settings.DEBUG = True
     for _ in range(2):
         call_command("seed_demo")
         call_command("seed_demo_tokens")

@@ -23,7 +23,25 @@ _LOCAL_ONLY = {
     "DJANGO_SECRET_KEY",
     "FIELD_ENCRYPTION_KEYS",
     "FIELD_HMAC_KEY",
+    "VIPPS_SANDBOX",
+    "TOKEN_SERVICE_ADAPTER",
+    "ADMIN_REQUIRE_OTP",
 }
+
+
+def vipps_client_env() -> dict[str, str]:
+    """A complete real-Vipps client configuration (files from the sandbox's generated material)."""
+    from provisioning.sandbox.material import sandbox_material
+
+    material = sandbox_material()
+    return {
+        "VIPPS_PROVISIONING_URL": "https://api.vipps.example/provisioning/v1/cards",
+        "VIPPS_CLIENT_CERT": str(material.client_cert.resolve()),
+        "VIPPS_CLIENT_KEY": str(material.client_key.resolve()),
+        "VIPPS_CA_BUNDLE": str(material.ca_cert.resolve()),
+        "VIPPS_JWE_PUBLIC_KEY": str(material.jwe_public_key.resolve()),
+        "VIPPS_JWE_KID": material.jwe_kid,
+    }
 
 
 def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
@@ -36,6 +54,9 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         DJANGO_ALLOWED_HOSTS="cards.bank.example",
         PUBLIC_BASE_URL="https://cards.bank.example",
         LOCAL_STATE_DIR=str(tmp_path / "state"),
+        TOKEN_SERVICE_ADAPTER="mdes",
+        MDES_BASE_URL="https://mdes.bank.example",
+        **vipps_client_env(),
     )
     env.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.sqlite3'}")
     env.update(overrides)

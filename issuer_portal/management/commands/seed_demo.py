@@ -9,9 +9,10 @@ import io
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.db import transaction
 
+from issuer_portal.management.demo import DemoOnlyCommand
 from issuer_portal.models import Card, CardState
 from issuer_portal.services import IMPORT_COLUMNS, import_cards_csv
 
@@ -115,7 +116,7 @@ DEMO_ROWS = [
 BLOCKED_PANS = {"5105105105105100"}
 
 
-class Command(BaseCommand):
+class Command(DemoOnlyCommand):
     help = "Create the demo cardholders, cards and an admin account (idempotent)."
 
     @transaction.atomic

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from issuer_portal.management.demo import DemoOnlyCommand
 from issuer_portal.models import Card
 from tokens.models import TokenRequestor
 from tokens.simulator import add_simulated_token
@@ -35,7 +36,7 @@ def _registered_trid(card: Card, kind: str, label: str) -> str:
     return requestor.trid
 
 
-class Command(BaseCommand):
+class Command(DemoOnlyCommand):
     help = "Create the demo's simulated network tokens (run after seed_demo)."
 
     def handle(self, *args: Any, **options: Any) -> None:
