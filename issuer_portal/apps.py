@@ -11,8 +11,10 @@ class IssuerPortalConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
         from issuer_portal.audit import record_audit
+        from issuer_portal.lockout import count_username_failure, forget_username_failures
 
         def signed_in(sender: object, request: object, user: object, **kwargs: object) -> None:
+            forget_username_failures(user.get_username())
             record_audit(
                 "auth.sign_in", obj=user, object_id=user.get_username(), actor=user, request=request
             )
@@ -21,6 +23,7 @@ class IssuerPortalConfig(AppConfig):
             sender: object, credentials: dict, request: object = None, **kwargs: object
         ) -> None:
             # Only the username: Django has already replaced the password with stars.
+            count_username_failure(str(credentials.get("username", "")))
             record_audit(
                 "auth.sign_in",
                 outcome="failure",

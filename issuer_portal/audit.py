@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from issuer_portal.client_address import client_ip
 from issuer_portal.models import AuditEntry
 from issuer_portal.observability import correlation_id, mask_card_data, request_id
 
@@ -36,16 +36,6 @@ class AuditContextMiddleware:
             return self.get_response(request)
         finally:
             _current_request.reset(token)
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address; behind TRUSTED_PROXY_COUNT proxies, from X-Forwarded-For."""
-    proxies = settings.AXES_IPWARE_PROXY_COUNT or 0
-    if proxies:
-        hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h]
-        if len(hops) >= proxies:
-            return hops[-proxies]
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def record_audit(

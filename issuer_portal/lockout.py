@@ -1,17 +1,73 @@
-"""What a locked-out sign-in gets: the JSON error shape on the API, a page elsewhere."""
+"""Sign-in protection beyond django-axes' per-address lockout, and what a locked-out sign-in gets.
+
+django-axes locks a username from one address after LOGIN_FAILURE_LIMIT failures, so an attacker
+cannot lock the owner out from elsewhere. Rotating addresses would then allow unlimited guesses;
+the per-username ceiling (LOGIN_USERNAME_FAILURE_LIMIT failures from all addresses within
+LOGIN_LOCKOUT_MINUTES) stops that, at the price that such an attack also pauses the owner.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from issuer_portal.api.errors import error_body
 
 
+def _ceiling_key(username: str) -> str:
+    # Keyed hash: the cache never holds usernames.
+    digest = hmac.new(
+        settings.FIELD_HMAC_KEY.encode(), username.strip().lower().encode(), hashlib.sha256
+    ).hexdigest()[:32]
+    return f"signin-failures:{digest}"
+
+
+def username_failures(username: str) -> int:
+    return int(cache.get(_ceiling_key(username)) or 0)
+
+
+def count_username_failure(username: str) -> None:
+    """One more failure for this username, from any address (window: LOGIN_LOCKOUT_MINUTES)."""
+    if not username:
+        return
+    key = _ceiling_key(username)
+    cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_MINUTES * 60)
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=settings.LOGIN_LOCKOUT_MINUTES * 60)
+
+
+def forget_username_failures(username: str) -> None:
+    cache.delete(_ceiling_key(username))
+
+
+class UsernameFailureCeilingBackend:
+    """Refuses every sign-in of a username that reached the ceiling; authenticates nobody.
+
+    No ``get_user``: it never holds a session (and so is never picked as a session's backend).
+    """
+
+    def authenticate(
+        self, request: HttpRequest | None, username: str | None = None, **kwargs: Any
+    ) -> None:
+        if username and username_failures(username) >= settings.LOGIN_USERNAME_FAILURE_LIMIT:
+            if request is not None:
+                # The same answer as axes' lockout: its middleware renders lockout_response.
+                request.axes_locked_out = True
+            raise PermissionDenied
+        return None
+
+
 def lockout_response(
-    request: HttpRequest, credentials: Any = None, *args: Any, **kwargs: Any
+    request: HttpRequest, response: Any = None, credentials: Any = None, *args: Any, **kwargs: Any
 ) -> HttpResponse:
     if request.path.startswith("/api/"):
         response = JsonResponse(

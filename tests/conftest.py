@@ -69,6 +69,14 @@ def redis_database_per_worker():
         yield
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache(redis_database_per_worker):
+    """Counters (rate limits, sign-in failures) and cached statuses never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 PAN_ALICE_VISA = "4111111111111111"
 PAN_ALICE_MC = "5555555555554444"
 PAN_BOB = "4242424242424242"
