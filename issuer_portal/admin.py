@@ -17,8 +17,9 @@ from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.models import AuditEntry, Card, Cardholder, local_day_bounds
 
-# Nine or more digits in a row (spaces, dashes and "+" removed) can only be part of a card or
-# identity number; last4 and usernames are shorter.
+# Nine or more digits in a row, once every separator is removed (spaces, dashes, dots,
+# underscores, anything not a letter or digit), can only be part of a card or identity number;
+# last4 and usernames are shorter.
 _SENSITIVE_DIGITS = re.compile(r"\d{9,}")
 
 
@@ -29,7 +30,7 @@ _UUID = re.compile(
 
 def looks_like_card_data(query: str) -> bool:
     # Attempt and correlation ids are UUIDs: their hex may hold long digit runs, and they are fine.
-    return bool(_SENSITIVE_DIGITS.search(re.sub(r"[\s\-+]", "", _UUID.sub("", query))))
+    return bool(_SENSITIVE_DIGITS.search(re.sub(r"[\W_]", "", _UUID.sub("", query))))
 
 
 class ReadOnlyAdminMixin:

@@ -1,19 +1,32 @@
-"""Health of the services the portal depends on, for /healthz and container health checks."""
+"""Liveness and readiness, for load balancers, container platforms and monitoring.
+
+``/healthz`` (liveness) answers from memory: the process serves requests. ``/readyz`` checks the
+services the portal depends on (settings.READINESS_CHECKS) and caches the result per process for
+READINESS_CACHE_SECONDS, so a probe storm costs one round of checks, not one per request; the
+broker connection is kept and reused between rounds.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from django.utils.module_loading import import_string
+
+from issuer_portal.checks import simulated_components
 
 logger = logging.getLogger(__name__)
 
 OK = "ok"
 FAILING = "failing"
 NOT_CONFIGURED = "not_configured"
+SIMULATED = "simulated"
 
 
 def check_database() -> str:
@@ -22,40 +35,73 @@ def check_database() -> str:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except Exception:
-        logger.exception("health check: database failing")
+        logger.exception("readiness: database failing")
         return FAILING
     return OK
 
 
 def check_cache() -> str:
-    key = f"healthz:{uuid.uuid4().hex}"
+    key = f"readyz:{uuid.uuid4().hex}"
     try:
         cache.set(key, "1", timeout=5)
         healthy = cache.get(key) == "1"
         cache.delete(key)
     except Exception:
-        logger.exception("health check: cache failing")
+        logger.exception("readiness: cache failing")
         return FAILING
     return OK if healthy else FAILING
 
 
+_broker_lock = threading.Lock()
+_broker_connections: dict[str, Any] = {}
+
+
 def check_broker() -> str:
+    """The broker answers, over one kept connection per broker URL (reconnected when lost)."""
     if not settings.REDIS_URL:
         return NOT_CONFIGURED
     from issuer_portal.celery import app
 
-    try:
-        with app.connection_for_write() as conn:
+    url = app.conf.broker_url
+    with _broker_lock:
+        conn = _broker_connections.get(url)
+        if conn is None:
+            conn = _broker_connections[url] = app.connection_for_write()
+        try:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
-    except Exception:
-        logger.exception("health check: broker failing")
-        return FAILING
+            client = getattr(conn.default_channel, "client", None)
+            if client is not None and hasattr(client, "ping"):
+                client.ping()  # Redis: a kept connection may have died since the last round
+        except Exception:
+            logger.exception("readiness: broker failing")
+            _broker_connections.pop(url, None)
+            conn.collect()
+            return FAILING
     return OK
 
 
-def health_report() -> tuple[bool, dict[str, str]]:
-    """(healthy, {component: ok | failing | not_configured}) over settings.HEALTH_CHECKS."""
-    from django.utils.module_loading import import_string
+def check_stand_ins() -> str:
+    """The Vipps sandbox or the token simulator outside debug: failing unless STAND_INS_ALLOWED."""
+    if not simulated_components():
+        return OK
+    if settings.DEBUG or settings.STAND_INS_ALLOWED:
+        return SIMULATED
+    return FAILING
 
-    checks = {name: import_string(path)() for name, path in settings.HEALTH_CHECKS.items()}
-    return all(state != FAILING for state in checks.values()), checks
+
+_report_lock = threading.Lock()
+_last_report: tuple[float, bool, dict[str, str]] | None = None
+
+
+def readiness_report() -> tuple[bool, dict[str, str]]:
+    """(ready, {component: ok | failing | not_configured | simulated}), cached briefly."""
+    global _last_report
+    ttl = settings.READINESS_CACHE_SECONDS
+    with _report_lock:
+        now = time.monotonic()
+        if _last_report is not None and now - _last_report[0] < ttl:
+            return _last_report[1], _last_report[2]
+        checks = {name: import_string(path)() for name, path in settings.READINESS_CHECKS.items()}
+        ready = all(state != FAILING for state in checks.values())
+        _last_report = (now, ready, checks)
+        return ready, checks

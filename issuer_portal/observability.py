@@ -59,8 +59,11 @@ class ContextFilter(logging.Filter):
         return True
 
 
-# Digit runs that could be a PAN: 13-19 digits, optionally grouped by spaces or dashes.
-_PAN_CANDIDATE = re.compile(r"(?<![\d])\d(?:[ -]?\d){12,18}(?![\d])")
+# Digit runs that could be a PAN: 13-19 digits, optionally grouped by any separator people and
+# URLs use (space, dash, dot, underscore, plus, slash, comma, en dash, %20, %2D).
+_PAN_SEPARATOR = r"(?:[ \-._+/,\u2013]|%20|%2[dD])"
+_PAN_CANDIDATE = re.compile(rf"(?<![\d])\d(?:{_PAN_SEPARATOR}?\d){{12,18}}(?![\d])")
+_NOT_A_DIGIT = re.compile(r"%2[0dD]|\D")
 # Nordic identity numbers: NO 11 digits, DK 10 (or DDMMYY-XXXX), SE 10/12 (with - or +), FI HETU.
 _NIN_CANDIDATE = re.compile(
     r"(?<![\dA-Za-z])(?:\d{6}[-+A-FU-Y]\d{3}[0-9A-Y]|\d{8}[-+]?\d{4}|\d{6}[-+]?\d{4,5})(?![\dA-Za-z])"
@@ -78,7 +81,7 @@ def mask_card_data(text: str) -> str:
     """Replace Luhn-valid 13-19 digit runs with [PAN] and valid Nordic NINs with [NIN]."""
 
     def pan(match: re.Match[str]) -> str:
-        digits = re.sub(r"[ -]", "", match.group())
+        digits = _NOT_A_DIGIT.sub("", match.group())
         return "[PAN]" if 13 <= len(digits) <= 19 and luhn.is_valid(digits) else match.group()
 
     def nin(match: re.Match[str]) -> str:

@@ -371,13 +371,18 @@ OTP_TOTP_ISSUER = ISSUER_NAME
 # /metrics answers only with "Authorization: Bearer <METRICS_TOKEN>" (404 otherwise, or when unset).
 METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 
-# /healthz: component -> dotted path of a check returning ok, failing or not_configured.
-HEALTH_CHECKS = {
+# /readyz: component -> dotted path of a check returning ok, failing, not_configured or simulated.
+READINESS_CHECKS = {
     "database": "issuer_portal.health.check_database",
     "cache": "issuer_portal.health.check_cache",
     "broker": "issuer_portal.health.check_broker",
     "vipps_client": "provisioning.health.check_vipps_client",
+    "stand_ins": "issuer_portal.health.check_stand_ins",
 }
+READINESS_CACHE_SECONDS: float = env.float("READINESS_CACHE_SECONDS", default=5.0)
+# A staging system that runs the Vipps sandbox or the token simulator on purpose: readiness
+# reports them as "simulated" instead of failing (as it does in production).
+STAND_INS_ALLOWED: bool = env.bool("STAND_INS_ALLOWED", default=DEBUG)
 
 # REST API for the bank's mobile app. Bearer JWTs from the bank's identity provider, DRF tokens
 # (demo, simple deployments) and the portal's session (with CSRF).
@@ -469,8 +474,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = not DEBUG
 SECURE_SSL_REDIRECT: bool = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
-# Load balancers probe plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Load balancers and container platforms probe plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS: int = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):

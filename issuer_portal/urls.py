@@ -27,6 +27,7 @@ urlpatterns = [
     path("", include("provisioning.urls")),
     path("tokens/", include("tokens.urls")),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", views.readyz, name="readyz"),
     path("metrics", views.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]

@@ -54,10 +54,18 @@ def card_detail(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    healthy, checks = health.health_report()
+    """Liveness: the process answers. No I/O, so a slow database never restarts the pod."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Readiness: every dependency answers (cached for a few seconds per process)."""
+    ready, checks = health.readiness_report()
     return JsonResponse(
-        {"status": "ok" if healthy else "failing", "checks": checks},
-        status=200 if healthy else 503,
+        {"status": "ok" if ready else "failing", "checks": checks},
+        status=200 if ready else 503,
     )
 
 

@@ -206,8 +206,8 @@ def test_security_headers(client):
     assert response["X-Content-Type-Options"] == "nosniff"
 
 
-def test_healthz_reports_each_component(client):
-    response = client.get("/healthz")
+def test_readyz_reports_each_component(client):
+    response = client.get("/readyz")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -215,20 +215,26 @@ def test_healthz_reports_each_component(client):
     assert body["checks"]["broker"] in {"ok", "not_configured"}
 
 
-def test_healthz_is_503_when_a_component_fails(client, settings):
+def test_readyz_is_503_when_a_component_fails(client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     from issuer_portal.celery import app
 
     previous = app.conf.broker_url
     app.conf.broker_url = settings.REDIS_URL
     try:
-        response = client.get("/healthz")
+        response = client.get("/readyz")
     finally:
         app.conf.broker_url = previous
     assert response.status_code == 503
     assert response.json() == {
         "status": "failing",
-        "checks": {"database": "ok", "cache": "ok", "broker": "failing", "vipps_client": "ok"},
+        "checks": {
+            "database": "ok",
+            "cache": "ok",
+            "broker": "failing",
+            "vipps_client": "ok",
+            "stand_ins": "simulated",
+        },
     }
 
 

@@ -381,25 +381,25 @@ def test_nfc_link_only_for_cards_whose_next_action_allows_it(client, alice, bob,
     assert client.get(f"/cards/{visa.public_id}/nfc/return/?sig=forged").status_code == 404
 
 
-def test_healthz_checks_the_vipps_client_configuration_without_calling_vipps(
+def test_readyz_checks_the_vipps_client_configuration_without_calling_vipps(
     client, settings, tmp_path
 ):
     import datetime as dt
 
     from issuer_portal.pki import issue, make_ca
 
-    assert client.get("/healthz").json()["checks"]["vipps_client"] == "ok"  # the sandbox's
+    assert client.get("/readyz").json()["checks"]["vipps_client"] == "ok"  # the sandbox's
     settings.VIPPS_SANDBOX = False
     settings.VIPPS_PROVISIONING_URL = "https://vipps.invalid/provisioning"
     settings.VIPPS_CLIENT_CERT = settings.VIPPS_CLIENT_KEY = ""
-    response = client.get("/healthz")
+    response = client.get("/readyz")
     assert response.status_code == 503 and response.json()["checks"]["vipps_client"] == "failing"
     ca = make_ca("Vipps MobilePay CA (test)")
     old = issue(ca, "bank", not_before=timezone.now() - dt.timedelta(days=400), days=365)
     settings.VIPPS_CLIENT_CERT, settings.VIPPS_CLIENT_KEY = (
         str(p) for p in old.write(tmp_path, "old")
     )
-    assert client.get("/healthz").json()["checks"]["vipps_client"] == "failing"  # expired
+    assert client.get("/readyz").json()["checks"]["vipps_client"] == "failing"  # expired
     fresh = issue(ca, "bank", days=365)
     settings.VIPPS_CLIENT_CERT, settings.VIPPS_CLIENT_KEY = (
         str(p) for p in fresh.write(tmp_path, "new")
@@ -408,6 +408,6 @@ def test_healthz_checks_the_vipps_client_configuration_without_calling_vipps(
 
     settings.VIPPS_JWE_PUBLIC_KEY = str(sandbox_material().jwe_public_key)
     settings.VIPPS_JWE_KID = "vipps-1"
-    assert client.get("/healthz").json()["checks"]["vipps_client"] == "ok"
+    assert client.get("/readyz").json()["checks"]["vipps_client"] == "ok"
     settings.VIPPS_JWE_PUBLIC_KEY = ""
-    assert client.get("/healthz").json()["checks"]["vipps_client"] == "failing"  # no JWE key
+    assert client.get("/readyz").json()["checks"]["vipps_client"] == "failing"  # no JWE key
