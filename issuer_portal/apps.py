@@ -7,9 +7,9 @@ class IssuerPortalConfig(AppConfig):
     verbose_name = _("Cardholders and cards")
 
     def ready(self) -> None:
-        from issuer_portal import checks  # noqa: F401 - registers the deploy checks
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
+        from issuer_portal import checks  # noqa: F401 - registers the deploy checks
         from issuer_portal.audit import record_audit
         from issuer_portal.lockout import count_username_failure, forget_username_failures
 

@@ -13,7 +13,10 @@ def simulated_components() -> list[str]:
     found = []
     if settings.VIPPS_SANDBOX:
         found.append("vipps_sandbox")
-    adapters = {settings.TOKEN_SERVICE_ADAPTER, *settings.TOKEN_SERVICE_ADAPTERS_BY_NETWORK.values()}
+    adapters = {
+        settings.TOKEN_SERVICE_ADAPTER,
+        *settings.TOKEN_SERVICE_ADAPTERS_BY_NETWORK.values(),
+    }
     if "simulator" in adapters:
         found.append("token_simulator")
     return found

@@ -327,7 +327,10 @@ def _vipps_client_problems() -> list[str]:
     problems = []
     if not VIPPS_PROVISIONING_URL:
         problems.append("VIPPS_PROVISIONING_URL is not set")
-    for name, path in (("VIPPS_CLIENT_CERT", VIPPS_CLIENT_CERT), ("VIPPS_CLIENT_KEY", VIPPS_CLIENT_KEY)):
+    for name, path in (
+        ("VIPPS_CLIENT_CERT", VIPPS_CLIENT_CERT),
+        ("VIPPS_CLIENT_KEY", VIPPS_CLIENT_KEY),
+    ):
         if not path:
             problems.append(f"{name} is not set")
         elif not Path(path).is_file():
@@ -348,14 +351,12 @@ def _vipps_client_problems() -> list[str]:
 
 
 if VIPPS_SANDBOX and VIPPS_PROVISIONING_URL:
-    raise ImproperlyConfigured(
-        "VIPPS_SANDBOX is on and VIPPS_PROVISIONING_URL is set: choose one."
-    )
+    raise ImproperlyConfigured("VIPPS_SANDBOX is on and VIPPS_PROVISIONING_URL is set: choose one.")
 if not VIPPS_SANDBOX and (_problems := _vipps_client_problems()):
     raise ImproperlyConfigured(
         "The Vipps client is not configured (VIPPS_SANDBOX is off): "
         + "; ".join(_problems)
-        + ". See \"Deploying to production\" in README.md."
+        + '. See "Deploying to production" in README.md.'
     )
 PROVISIONING_MAX_AGE_SECONDS: int = env.int("PROVISIONING_MAX_AGE_SECONDS", default=600)
 PROVISIONING_MAX_TRIES: int = env.int("PROVISIONING_MAX_TRIES", default=6)

@@ -21,3 +21,20 @@ class ProvisioningConfig(AppConfig):
             "provisioning.jwe_key_changed",
             ("kid", "active", "valid_from", "valid_until"),
         )
+
+        from django.db.models.signals import post_save
+
+        from issuer_portal.models import Card
+
+        post_save.connect(
+            _card_saved, sender=Card, weak=False, dispatch_uid="provisioning-card-saved"
+        )
+
+
+def _card_saved(sender: type, instance: object, created: bool, **kwargs: object) -> None:
+    """A card blocked, expired or moved to another holder ends its pending attempts."""
+    if created:
+        return
+    from provisioning.services import cancel_in_flight_attempts
+
+    cancel_in_flight_attempts(instance)

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.audit import record_audit
 from issuer_portal.metrics import PROVISIONING_RETRIES, VIPPS_LATENCY
-from issuer_portal.models import Card, Cardholder
+from issuer_portal.models import Card, Cardholder, today
 from issuer_portal.observability import correlation
 from provisioning import vipps
 from provisioning.jwe import encrypt_card_data
@@ -33,7 +33,13 @@ from provisioning.models import (
     UpstreamCall,
 )
 from tokens.services import forget_wallet_state, wallet_state_for_card
-from tokens.status import CardWalletState, NextAction, WalletStatus
+from tokens.status import (
+    INELIGIBILITY_TEXT,
+    CardWalletState,
+    NextAction,
+    WalletStatus,
+    ineligibility,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +76,46 @@ class TryOutcome(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     NOT_CLAIMED = "not_claimed"  # another worker holds it, or it is no longer pending
+
+
+# --- the card's own rules, checked until the last moment ---------------------------------------
+
+CARDHOLDER_CHANGED = "CARDHOLDER_CHANGED"
+NOT_ELIGIBLE_PREFIX = "NOT_ELIGIBLE_"
+
+
+def refusal_code(card: Card, cardholder_id: int) -> str | None:
+    """Why ``card`` may not go to Vipps for this cardholder now (a stable code), or None.
+
+    The card rules only (blocked, expired, network, age, holder): no token-service call, so it
+    is cheap enough before every upstream call.
+    """
+    if card.cardholder_id != cardholder_id:
+        return CARDHOLDER_CHANGED
+    reason = ineligibility(card, today())
+    return f"{NOT_ELIGIBLE_PREFIX}{reason.value.upper()}" if reason else None
+
+
+def _refusal_message(card: Card, code: str) -> str:
+    reason = code.removeprefix(NOT_ELIGIBLE_PREFIX).lower()
+    for ineligible, text in INELIGIBILITY_TEXT.items():
+        if ineligible.value == reason:
+            return str(text)
+    return str(_("This card cannot be added."))
+
+
+def cancel_in_flight_attempts(card: Card) -> int:
+    """End the card's pending attempts that its rules no longer allow (blocked, expired, moved).
+
+    Called whenever a card is saved; returns how many were ended.
+    """
+    ended = 0
+    for attempt in ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES):
+        code = refusal_code(card, attempt.cardholder_id)
+        if code:
+            fail_attempt(attempt, code)
+            ended += 1
+    return ended
 
 
 # --- starting --------------------------------------------------------------------------------
@@ -109,8 +155,11 @@ def start_provisioning(
     Eligibility and the age rule are checked again here, whatever the page showed. Raises
     NotEligible or RateLimited; nothing is sent to Vipps by this function.
     """
-    if card.cardholder_id != cardholder.pk:
-        raise NotEligible(str(_("This card cannot be added.")))
+    code = refusal_code(card, cardholder.pk)
+    if code:
+        # An attempt still in flight from before the card was blocked ends here, unused.
+        cancel_in_flight_attempts(card)
+        raise NotEligible(_refusal_message(card, code))
     existing = _in_flight(card)
     if existing is not None and existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
         return existing
@@ -237,6 +286,11 @@ def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutco
     if attempt.age_seconds > settings.PROVISIONING_MAX_AGE_SECONDS:
         expire_attempt(attempt)
         return TryOutcome.EXPIRED
+    code = refusal_code(attempt.card, attempt.cardholder_id)
+    if code:
+        logger.warning("provisioning attempt %s: not sent to Vipps: %s", attempt.public_id, code)
+        fail_attempt(attempt, code)
+        return TryOutcome.FAILED
     try:
         request = _request_for(attempt)
         result = vipps.initiate_provisioning(
@@ -460,6 +514,10 @@ def user_message(attempt: ProvisioningAttempt) -> str:
         return str(_("Welcome back."))
     if attempt.state == AttemptState.EXPIRED:
         return str(_("This took too long and was stopped. Please try again."))
+    if attempt.error_code == CARDHOLDER_CHANGED or attempt.error_code.startswith(
+        NOT_ELIGIBLE_PREFIX
+    ):
+        return _refusal_message(attempt.card, attempt.error_code)
     if attempt.error_code in ("REQUEST_VALIDATION_ERROR", "INVALID_REQUEST", "LINK_NOT_ALLOWED"):
         return str(
             _("%(brand)s could not accept this card. Please contact the bank.") % {"brand": brand}
@@ -549,6 +607,11 @@ def retry_failed_attempt(*, attempt: ProvisioningAttempt) -> None:
         raise ProvisioningError(str(_("Only failed attempts can be retried.")))
     if attempt.age_seconds >= settings.PROVISIONING_MAX_AGE_SECONDS:
         raise ProvisioningError(str(_("Too old to retry: nobody is waiting for it any more.")))
+    code = refusal_code(attempt.card, attempt.cardholder_id)
+    if code:
+        raise ProvisioningError(
+            str(_("The card may no longer be added: %(reason)s") % {"reason": code})
+        )
     try:
         with transaction.atomic():
             reopened = ProvisioningAttempt.objects.filter(

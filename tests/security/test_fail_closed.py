@@ -78,7 +78,12 @@ def test_outbound_urls_are_parsed_not_prefix_matched(url):
 
 @pytest.mark.parametrize(
     "url",
-    ["https://api.vipps.example/v1", "http://127.0.0.1:8443/x", "http://[::1]:80/", "http://localhost/"],
+    [
+        "https://api.vipps.example/v1",
+        "http://127.0.0.1:8443/x",
+        "http://[::1]:80/",
+        "http://localhost/",
+    ],
 )
 def test_https_and_plain_loopback_are_allowed(url):
     assert outbound_url_problem(url) is None

@@ -114,15 +114,20 @@ def test_the_shipped_gunicorn_config_masks_card_numbers_in_the_access_log(tmp_pa
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)  # noqa: S310
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2)
                 break
             except OSError:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise
                 time.sleep(0.2)
-        for query in (PAN, "4111.1111.1111.1111", "4111%201111%201111%201111", "4111+1111+1111+1111"):
+        for query in (
+            PAN,
+            "4111.1111.1111.1111",
+            "4111%201111%201111%201111",
+            "4111+1111+1111+1111",
+        ):
             try:
-                urllib.request.urlopen(  # noqa: S310
+                urllib.request.urlopen(
                     f"http://127.0.0.1:{port}/accounts/login/?q={query}", timeout=5
                 )
             except OSError:
@@ -152,9 +157,7 @@ def test_the_shipped_gunicorn_config_masks_card_numbers_in_the_access_log(tmp_pa
         "15.03.85.10190",
     ],
 )
-def test_admin_search_never_echoes_a_card_number_whatever_the_separator(
-    admin_client, alice, query
-):
+def test_admin_search_never_echoes_a_card_number_whatever_the_separator(admin_client, alice, query):
     response = admin_client.get("/admin/issuer_portal/card/", {"q": query}, follow=True)
     page = response.content.decode()
     assert response.redirect_chain, "the search is refused with a redirect"
