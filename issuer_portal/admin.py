@@ -206,7 +206,12 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
         url = reverse("admin:provisioning_provisioningattempt_changelist")
         return format_html('<a href="{}?card__id__exact={}">{}</a>', url, obj.pk, _("Show"))
 
-    @admin.action(description=_("Refresh token status from the token service"))
+    def has_refresh_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("issuer_portal.refresh_card")
+
+    @admin.action(
+        description=_("Refresh token status from the token service"), permissions=["refresh"]
+    )
     def refresh_token_status(self, request: HttpRequest, queryset: QuerySet[Card]) -> None:
         from tokens.services import refresh_wallet_states
 

@@ -12,7 +12,10 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.filters import SimpleListFilter
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.core.exceptions import FieldDoesNotExist
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from django_otp import devices_for_user, user_has_device
@@ -24,10 +27,23 @@ class AdminOTPAuthenticationForm(OTPAuthenticationFormMixin, AdminAuthentication
     otp_token = forms.CharField(
         required=False,
         label=_("Authenticator code"),
-        help_text=_("Only if you set up an authenticator app."),
-        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "aria-describedby": "id_otp_token_helptext",
+            }
+        ),
     )
     otp_challenge = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["otp_token"].help_text = (
+            _("The 6-digit code from your authenticator app.")
+            if settings.ADMIN_REQUIRE_OTP
+            else _("Only if you set up an authenticator app.")
+        )
 
     def _chosen_device(self, user: Any) -> Any:
         # The admin login shows no device list: a user's single authenticator is the choice.
@@ -46,9 +62,74 @@ class AdminOTPAuthenticationForm(OTPAuthenticationFormMixin, AdminAuthentication
         return cleaned
 
 
+class ShownFiltersOnlyAdmin(admin.ModelAdmin):
+    """Changelists accept query-string filters only on what they offer as filters.
+
+    Django allows any lookup on a model's own fields (``?token_reference__startswith=DN``), which
+    reveals hidden values by bisection. Here a lookup must name a field of ``list_filter`` or
+    ``date_hierarchy`` (or the pk behind a related one), a SimpleListFilter's parameter, or one
+    of ``extra_allowed_lookups``; anything else is refused (HTTP 400).
+    """
+
+    def _offered_filters(self, request: HttpRequest | None) -> set[str]:
+        offered = {self.date_hierarchy} if self.date_hierarchy else set()
+        filters = self.get_list_filter(request) if request is not None else self.list_filter
+        for item in filters:
+            if isinstance(item, type) and issubclass(item, SimpleListFilter):
+                offered.add(item.parameter_name)
+            elif isinstance(item, list | tuple):
+                offered.add(item[0])
+            else:
+                offered.add(item)
+        return offered
+
+    def _field_path(self, lookup: str) -> list[str]:
+        """The field names a lookup walks through (``card__network__exact`` → card, network)."""
+        path: list[str] = []
+        model = self.model
+        for part in lookup.split(LOOKUP_SEP):
+            try:
+                field = model._meta.get_field(part)
+            except FieldDoesNotExist:
+                break
+            path.append(part)
+            if not field.is_relation or field.related_model is None:
+                break
+            model = field.related_model
+        return path
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # Read from the concrete admin: this class stands first in the MRO of wrapped admins.
+        if lookup in getattr(self, "extra_allowed_lookups", ()):
+            return True
+        offered = self._offered_filters(request)
+        path = self._field_path(lookup)
+        joined = LOOKUP_SEP.join(path)
+        shown = lookup in offered or (path and joined in offered)
+        # A related filter's own parameter is the related pk: card__id__exact for "card".
+        if not shown and len(path) >= 2:
+            parent = LOOKUP_SEP.join(path[:-1])
+            related = self.model
+            for name in path[:-1]:
+                related = related._meta.get_field(name).related_model
+            shown = parent in offered and path[-1] == related._meta.pk.name
+        return bool(shown) and super().lookup_allowed(lookup, value, request)
+
+
 class IssuerAdminSite(admin.AdminSite):
     login_form = AdminOTPAuthenticationForm
     site_header = _("Issuer portal administration")
+
+    def register(self, model_or_iterable: Any, admin_class: Any = None, **options: Any) -> None:
+        """Every admin, ours and third-party ones (auth, axes, otp), refuses hidden filters."""
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, ShownFiltersOnlyAdmin):
+            admin_class = type(
+                admin_class.__name__,
+                (ShownFiltersOnlyAdmin, admin_class),
+                {"__module__": admin_class.__module__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
 
     def has_permission(self, request: HttpRequest) -> bool:
         if not super().has_permission(request):

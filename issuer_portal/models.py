@@ -137,6 +137,7 @@ class Card(models.Model):
         verbose_name = _("card")
         verbose_name_plural = _("cards")
         ordering = ["created_at", "id"]
+        permissions = [("refresh_card", "Can refresh a card's token status")]
 
     def __str__(self) -> str:
         return f"{self.get_network_display()} {masked_pan(self.last4)}"

@@ -126,7 +126,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "issuer_portal",
@@ -390,7 +390,7 @@ STAND_INS_ALLOWED: bool = env.bool("STAND_INS_ALLOWED", default=DEBUG)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "issuer_portal.api.authentication.OidcJwtAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -419,6 +419,14 @@ OIDC_USERNAME_CLAIM: str = env.str("OIDC_USERNAME_CLAIM", default="sub")
 OIDC_LEEWAY_SECONDS: int = env.int("OIDC_LEEWAY_SECONDS", default=30)
 OIDC_JWKS_CACHE_SECONDS: int = env.int("OIDC_JWKS_CACHE_SECONDS", default=300)
 IDEMPOTENCY_KEY_HOURS: int = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
+# API tokens from /api/v1/auth/token/: only a hash is stored (django-rest-knox), and they expire.
+API_TOKEN_HOURS: int = env.int("API_TOKEN_HOURS", default=12)
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=API_TOKEN_HOURS),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+    "TOKEN_LIMIT_PER_USER": 20,
+}
 
 # Every outbound base URL (and the NFC link we send users to) is parsed, not prefix-matched.
 for _name, _url in (

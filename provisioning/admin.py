@@ -158,9 +158,8 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, adm
             *super().get_urls(),
         ]
 
-    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
-        # The card page links here filtered by its card.
-        return lookup == "card__id__exact" or super().lookup_allowed(lookup, value, request)
+    # The card page links here filtered by its card.
+    extra_allowed_lookups = ("card__id__exact",)
 
     def has_retry_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("provisioning.retry_provisioningattempt")

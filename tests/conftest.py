@@ -10,6 +10,7 @@ import pytest
 from django.db import connection
 
 from issuer_portal.models import Card, Cardholder
+from tests.browser import browser_page  # noqa: F401 - fixture for browser tests
 from tests.factories import CardFactory, CardholderFactory, UserFactory
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 from jwcrypto import jwk, jwt
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from provisioning.models import ProvisioningAttempt
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
@@ -27,8 +27,8 @@ def clean_cache():
 
 
 def token_header(user) -> dict[str, str]:
-    token, _ = Token.objects.get_or_create(user=user)
-    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    _, token = AuthToken.objects.create(user)
+    return {"HTTP_AUTHORIZATION": f"Token {token}"}
 
 
 @pytest.fixture
@@ -97,7 +97,7 @@ def test_token_endpoint(client, alice):
     )
     assert wrong.status_code == 400 and wrong.json()["code"] == "invalid_credentials"
     # Revoked in admin (deleted): the token stops working.
-    Token.objects.filter(key=token).delete()
+    AuthToken.objects.filter(user__username="alice").delete()
     assert client.get("/api/v1/cards/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 401
 
 

@@ -146,10 +146,10 @@ def test_503_twice_then_200_through_a_real_worker_on_redis(
 
 
 def _token_for(user) -> dict[str, str]:
-    from rest_framework.authtoken.models import Token
+    from knox.models import AuthToken
 
-    token, _ = Token.objects.get_or_create(user=user)
-    return {"HTTP_AUTHORIZATION": f"Token {token.key}"}
+    _, token = AuthToken.objects.create(user)
+    return {"HTTP_AUTHORIZATION": f"Token {token}"}
 
 
 @pytest.mark.postgres
