@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: demo test lint install migrate bench clean
+.PHONY: demo test lint install migrate bench clean image-test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ test: lint
 bench: install
 	$(PY) -m pytest tests/benchmarks/bench_*.py -p no:xdist --benchmark-only \
 		--benchmark-columns=min,median,mean,max,rounds --benchmark-sort=name -q
+
+## image-test: build the Dockerfile (buildah, local Debian base) and prove the image serves
+image-test: install
+	bash .ci/image-test
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

@@ -28,6 +28,14 @@ _UUID = re.compile(
 )
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A CSV cell a spreadsheet shows as text, never runs as a formula (OWASP CSV injection)."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
 def looks_like_card_data(query: str) -> bool:
     # Attempt and correlation ids are UUIDs: their hex may hold long digit runs, and they are fine.
     return bool(_SENSITIVE_DIGITS.search(re.sub(r"[\W_]", "", _UUID.sub("", query))))
@@ -305,7 +313,8 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             yield writer.writerow(columns)
             for entry in entries.iterator(chunk_size=2000):
                 yield writer.writerow(
-                    [
+                    spreadsheet_safe(cell)
+                    for cell in [
                         entry.created_at.isoformat(),
                         entry.actor_label,
                         entry.action,

@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
 from issuer_portal.api.errors import error_body
+from issuer_portal.counters import count_in_window, current_count
 
 
 def _ceiling_key(username: str) -> str:
@@ -30,19 +31,13 @@ def _ceiling_key(username: str) -> str:
 
 
 def username_failures(username: str) -> int:
-    return int(cache.get(_ceiling_key(username)) or 0)
+    return current_count(_ceiling_key(username))
 
 
 def count_username_failure(username: str) -> None:
     """One more failure for this username, from any address (window: LOGIN_LOCKOUT_MINUTES)."""
-    if not username:
-        return
-    key = _ceiling_key(username)
-    cache.add(key, 0, timeout=settings.LOGIN_LOCKOUT_MINUTES * 60)
-    try:
-        cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=settings.LOGIN_LOCKOUT_MINUTES * 60)
+    if username:
+        count_in_window(_ceiling_key(username), settings.LOGIN_LOCKOUT_MINUTES * 60)
 
 
 def forget_username_failures(username: str) -> None:

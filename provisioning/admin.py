@@ -73,8 +73,20 @@ class VippsJweKeyAdmin(admin.ModelAdmin):
 class UpstreamCallInline(admin.TabularInline):
     """The timeline of HTTP calls to Vipps: what staff quote to Vipps support."""
 
+    @admin.display(description=_("what Vipps rejected"))
+    def problems(self, obj: UpstreamCall) -> str:
+        return format_html_join(mark_safe("<br>"), "{}", ((d,) for d in obj.details)) or "—"
+
     model = UpstreamCall
-    fields = ("started_at", "trace_id", "status_code", "error_code", "duration_ms", "outcome")
+    fields = (
+        "started_at",
+        "trace_id",
+        "status_code",
+        "error_code",
+        "duration_ms",
+        "outcome",
+        "problems",
+    )
     readonly_fields = fields
     extra = 0
     can_delete = False

@@ -18,7 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from jwcrypto import jwk
 
-MINIMUM_RSA_BITS = 2048
+# The contract: RSA-OAEP-256 to a 4096-bit key from Vipps.
+MINIMUM_RSA_BITS = 4096
 
 
 class JweKeyError(Exception):

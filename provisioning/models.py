@@ -18,7 +18,7 @@ class VippsJweKey(models.Model):
     kid = models.CharField(_("key id (kid)"), max_length=200, unique=True)
     public_key = models.TextField(
         _("public key"),
-        help_text=_("PEM (BEGIN PUBLIC KEY) or a JWK as JSON. RSA, 2048 bits or more."),
+        help_text=_("PEM (BEGIN PUBLIC KEY) or a JWK as JSON. RSA, 4096 bits."),
     )
     valid_from = models.DateTimeField(_("valid from"), default=timezone.now)
     valid_until = models.DateTimeField(_("valid until"), null=True, blank=True)
@@ -130,6 +130,8 @@ class UpstreamCall(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     duration_ms = models.FloatField(null=True, blank=True)
     outcome = models.CharField(max_length=16)  # success, transient, permanent
+    # What Vipps rejected (REQUEST_VALIDATION_ERROR): field names and rules, never values.
+    details = models.JSONField(_("details"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("upstream call")

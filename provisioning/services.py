@@ -11,7 +11,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.urls import reverse
@@ -19,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.audit import record_audit
+from issuer_portal.counters import count_in_window
 from issuer_portal.metrics import PROVISIONING_RETRIES, VIPPS_LATENCY
 from issuer_portal.models import Card, Cardholder, today
 from issuer_portal.observability import correlation
@@ -45,7 +45,23 @@ logger = logging.getLogger(__name__)
 
 RETURN_SALT = "provisioning-return"
 NFC_RETURN_SALT = "nfc-return"
+# Return links (in Vipps' app, browser histories, shared screenshots) stop working after a day.
 RETURN_LINK_MAX_AGE = 24 * 3600
+
+
+def _link_signature(salt: str, value: str) -> str:
+    """A timestamped signature of ``value`` for a link's ``sig`` parameter."""
+    return signing.TimestampSigner(salt=salt).sign(value).removeprefix(f"{value}:")
+
+
+def _link_signature_valid(salt: str, value: str, signature: str) -> bool:
+    try:
+        signing.TimestampSigner(salt=salt).unsign(
+            f"{value}:{signature or ''}", max_age=RETURN_LINK_MAX_AGE
+        )
+    except signing.BadSignature:  # forged, mangled or expired (SignatureExpired)
+        return False
+    return True
 
 
 class ProvisioningError(Exception):
@@ -125,13 +141,7 @@ def _consume_rate_limit(cardholder: Cardholder) -> None:
     """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr)."""
     window = settings.PROVISIONING_RATE_WINDOW_SECONDS
     now = int(timezone.now().timestamp())
-    key = f"provisioning-rate:{cardholder.public_id}:{now // window}"
-    cache.add(key, 0, timeout=window)
-    try:
-        used = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.add(key, 1, timeout=window)
-        used = 1
+    used = count_in_window(f"provisioning-rate:{cardholder.public_id}:{now // window}", window)
     if used > settings.PROVISIONING_RATE_LIMIT:
         raise RateLimited(
             str(_("You have started many additions in a short time. Please wait a few minutes.")),
@@ -243,12 +253,13 @@ def _record_call(attempt: ProvisioningAttempt, call: vipps.CallRecord | None) ->
             error_code=call.error_code,
             duration_ms=call.duration_ms,
             outcome=call.outcome,
+            details=list(call.details),
         )
 
 
 def return_url_for(attempt: ProvisioningAttempt) -> str:
     """Our signed return URL: works without a session and in another browser."""
-    signature = signing.Signer(salt=RETURN_SALT).signature(str(attempt.public_id))
+    signature = _link_signature(RETURN_SALT, str(attempt.public_id))
     path = reverse("provisioning:return", args=[attempt.public_id])
     return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'sig': signature})}"
 
@@ -435,9 +446,8 @@ def provision_now_or_later(attempt: ProvisioningAttempt) -> ProvisioningAttempt:
 
 
 def attempt_for_return(public_id: uuid.UUID, signature: str) -> ProvisioningAttempt | None:
-    """The attempt a signed return URL names, or None when the signature is wrong."""
-    expected = signing.Signer(salt=RETURN_SALT).signature(str(public_id))
-    if not signing.constant_time_compare(expected, signature or ""):
+    """The attempt a signed return URL names, or None when the signature is wrong or expired."""
+    if not _link_signature_valid(RETURN_SALT, str(public_id), signature):
         return None
     return (
         ProvisioningAttempt.objects.select_related("card__cardholder", "cardholder")
@@ -537,14 +547,13 @@ def user_message(attempt: ProvisioningAttempt) -> str:
 
 
 def nfc_return_url_for(card: Card) -> str:
-    signature = signing.Signer(salt=NFC_RETURN_SALT).signature(str(card.public_id))
+    signature = _link_signature(NFC_RETURN_SALT, str(card.public_id))
     path = reverse("provisioning:nfc-return", args=[card.public_id])
     return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'sig': signature})}"
 
 
 def card_for_nfc_return(public_id: uuid.UUID, signature: str) -> Card | None:
-    expected = signing.Signer(salt=NFC_RETURN_SALT).signature(str(public_id))
-    if not signing.constant_time_compare(expected, signature or ""):
+    if not _link_signature_valid(NFC_RETURN_SALT, str(public_id), signature):
         return None
     return Card.objects.select_related("cardholder").filter(public_id=public_id).first()
 

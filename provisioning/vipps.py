@@ -89,6 +89,8 @@ class CallRecord:
     error_code: str
     duration_ms: float | None
     outcome: str  # success, transient, permanent
+    # What Vipps said was wrong (REQUEST_VALIDATION_ERROR): field names and rules, never values.
+    details: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,53 @@ def _error_code(body: bytes) -> str | None:
     return None
 
 
+_QUOTED = re.compile(r"(['\"`]).*?\1")
+_DETAIL_NAME_KEYS = ("field", "name", "path", "pointer", "parameter")
+_DETAIL_RULE_KEYS = ("message", "rule", "reason", "description", "code")
+MAX_DETAILS = 20
+
+
+def _error_details(body: bytes) -> tuple[str, ...]:
+    """The per-field problems of an error body, read defensively and stripped of values.
+
+    Strings and {field, message}-like objects are kept; keys that carry values (``value``,
+    ``rejectedValue``...) are never read; quoted text is cut out and anything that still looks
+    like a card or identity number is masked. At most MAX_DETAILS of 200 characters each.
+    """
+    import json
+
+    from issuer_portal.observability import mask_card_data
+
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    items = next(
+        (
+            data[key]
+            for key in ("details", "errors", "fieldErrors")
+            if isinstance(data.get(key), list)
+        ),
+        [],
+    )
+    found = []
+    for item in items[:MAX_DETAILS]:
+        if isinstance(item, dict):
+            name = next((str(item[k]) for k in _DETAIL_NAME_KEYS if item.get(k)), "")
+            rule = next((str(item[k]) for k in _DETAIL_RULE_KEYS if item.get(k)), "")
+            text = f"{name}: {rule}" if name and rule else name or rule
+        elif isinstance(item, str):
+            text = item
+        else:
+            continue
+        text = mask_card_data(_QUOTED.sub("…", text)).strip()[:200]
+        if text:
+            found.append(text)
+    return tuple(found)
+
+
 def initiate_provisioning(
     request: ProvisioningRequest, *, correlation_id: uuid.UUID, read_timeout: float | None = None
 ) -> VippsSuccess:
@@ -222,6 +271,7 @@ def initiate_provisioning(
             code,
             error.duration_ms,
             "permanent" if permanent else "transient",
+            details=_error_details(error.body) if error.status is not None else (),
         )
         raise VippsError(
             f"Vipps: {error.message}",

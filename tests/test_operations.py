@@ -280,15 +280,9 @@ def test_each_audited_action_writes_exactly_one_entry(
     assert imported.details["cards_created"] == 1 and imported.actor_label == "system"
 
     # JWE key change.
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
+    from provisioning.sandbox.material import sandbox_material
 
-    pem = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    pem = sandbox_material().jwe_public_key.read_text()  # RSA 4096, as Vipps' keys are
     VippsJweKey.objects.create(kid="vipps-2027", public_key=pem)
     (key_entry,) = entries("provisioning.jwe_key_changed")
     assert key_entry.object_id == "vipps-2027" and key_entry.outcome == "created"
@@ -350,16 +344,11 @@ def test_card_admin_shows_the_wallet_panel_refreshes_and_links_to_attempts(
 def test_key_and_certificate_expiry_warnings(client, operations, settings):
     import datetime
 
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
     from django.utils import timezone
 
-    pem = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
+    from provisioning.sandbox.material import sandbox_material
+
+    pem = sandbox_material().jwe_public_key.read_text()  # RSA 4096, as Vipps' keys are
     VippsJweKey.objects.create(
         kid="ending", public_key=pem, valid_until=timezone.now() + datetime.timedelta(days=10)
     )

@@ -251,7 +251,7 @@ def test_full_journey_add_then_contactless_and_no_card_data_anywhere(
     return_url = confirmed["Location"]
     attempt = ProvisioningAttempt.objects.get()
     assert re.fullmatch(
-        rf"http://127\.0\.0\.1:8000/provisioning/{attempt.public_id}/return/\?sig=[\w-]+",
+        rf"http://127\.0\.0\.1:8000/provisioning/{attempt.public_id}/return/\?sig=[\w%-]+",
         return_url,
     )
     # The OS may open the return URL in another browser, without a session.

@@ -160,5 +160,5 @@ def test_admin_refuses_a_short_key(client, staff_user):
         },
     )
     assert response.status_code == 200
-    assert "at least 2048 are required" in response.content.decode()
+    assert "at least 4096 are required" in response.content.decode()
     assert not VippsJweKey.objects.exists()

@@ -306,12 +306,19 @@ def _parse_event(body: bytes) -> dict[str, Any]:
 
 
 def receive_token_notification(*, body: bytes, signature: str | None) -> NotificationOutcome:
-    """Apply a signed token lifecycle event; every delivery is audited (see _receive)."""
+    """Apply a signed token lifecycle event; every signed delivery is audited (see _receive).
+
+    Unsigned or badly signed requests (401) and requests while the endpoint is off (503) leave
+    only a log line: anyone on the internet can send them, so they must cost us nothing.
+    """
     from issuer_portal.audit import record_audit
 
     try:
         outcome = _receive(body=body, signature=signature)
     except NotificationRejected as rejected:
+        if rejected.status in (401, 503):
+            logger.warning("token notification refused (%s): %s", rejected.status, rejected.message)
+            raise
         record_audit(
             "tokens.notification_received",
             outcome="rejected",

@@ -7,17 +7,37 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from issuer_portal.api.errors import error_body
+from issuer_portal.client_address import client_ip
+from issuer_portal.counters import count_in_window, current_count
 from tokens.services import NotificationRejected, receive_token_notification
+
+# An address that sent this many unsigned or badly signed requests within the window gets 429
+# without any work until the window ends; the token service itself signs and is never slowed.
+REJECTED_LIMIT = 20
+REJECTED_WINDOW_SECONDS = 60
+
+
+def _rejections_key(request: HttpRequest) -> str:
+    return f"notification-rejections:{client_ip(request) or 'unknown'}"
 
 
 @csrf_exempt  # authenticated by the HMAC signature instead; no cookies involved
 @require_POST
 def token_notification(request: HttpRequest) -> JsonResponse:
+    key = _rejections_key(request)
+    if current_count(key) >= REJECTED_LIMIT:
+        response = JsonResponse(
+            error_body("rate_limited", "Too many rejected notifications."), status=429
+        )
+        response["Retry-After"] = str(REJECTED_WINDOW_SECONDS)
+        return response
     try:
         outcome = receive_token_notification(
             body=request.body, signature=request.headers.get("X-Notification-Signature")
         )
     except NotificationRejected as rejected:
+        if rejected.status == 401:
+            count_in_window(key, REJECTED_WINDOW_SECONDS)
         return JsonResponse(
             error_body("notification_rejected", rejected.message),
             status=rejected.status,

@@ -133,7 +133,24 @@ class VippsSandbox:
         if fault == "401":
             return _error(401, "UNAUTHORIZED", "sandbox: injected credential failure")
         if fault == "400":
-            return _error(400, "REQUEST_VALIDATION_ERROR", "sandbox: injected validation error")
+            # Shaped like a real validation answer, rejected value included: we must drop it.
+            try:
+                nin = str(json.loads(body).get("nin", ""))
+            except (ValueError, AttributeError):
+                nin = ""
+            return _error(
+                400,
+                "REQUEST_VALIDATION_ERROR",
+                "sandbox: injected validation error",
+                [
+                    {
+                        "field": "nin",
+                        "message": "must be valid for countryCode",
+                        "rejectedValue": nin,
+                    },
+                    f"issuerName '{nin}' is not a registered issuer",
+                ],
+            )
         if fault == "html":
             return 502, b"<html><body>Bad gateway</body></html>", "text/html"
         if fault == "empty":
@@ -259,7 +276,7 @@ def _private_key(path: str) -> jwk.JWK:
 
 
 def _error(
-    status: int, code: str, message: str, details: list[str] | None = None
+    status: int, code: str, message: str, details: list[str | dict] | None = None
 ) -> tuple[int, bytes, str]:
     body = {
         "code": code,

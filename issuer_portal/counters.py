@@ -1,0 +1,19 @@
+"""Counters in the shared cache for rate limits and lockouts: atomic across processes."""
+
+from __future__ import annotations
+
+from django.core.cache import cache
+
+
+def count_in_window(key: str, seconds: int) -> int:
+    """Add one to ``key`` (created with a ``seconds`` lifetime) and return the new count."""
+    cache.add(key, 0, timeout=seconds)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired (or evicted) between add and incr
+        cache.add(key, 1, timeout=seconds)
+        return 1
+
+
+def current_count(key: str) -> int:
+    return int(cache.get(key) or 0)
