@@ -1,3 +1,4 @@
+# syntax=docker/dockerfile:1
 # Production image: gunicorn (gunicorn.conf.py) behind the bank's TLS-terminating proxy.
 # BASE: any Debian-like image with Python 3.11+ and its venv module (python:3.11-slim by default;
 # `make image-test` builds on a local Debian base).
@@ -19,7 +20,11 @@ ENV LOCAL_STATE_DIR=/state
 
 WORKDIR /app
 COPY requirements.txt .
-RUN python3 -m venv /opt/venv && pip install -r requirements.txt
+# Behind a bank's package mirror or TLS-inspecting proxy, pass its CA bundle as the build secret
+# pip_ca (docker build --secret id=pip_ca,src=ca.pem); it is used for this step only.
+RUN --mount=type=secret,id=pip_ca \
+    if [ -s /run/secrets/pip_ca ]; then export PIP_CERT=/run/secrets/pip_ca; fi \
+ && python3 -m venv /opt/venv && pip install -r requirements.txt
 
 COPY . .
 # collectstatic needs settings but no real secrets or services: throwaway ones, deleted after.
