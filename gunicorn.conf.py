@@ -7,6 +7,8 @@ card number there. GUNICORN_CMD_ARGS and command-line options still override any
 
 import os
 
+from issuer_portal.observability import log_output_config
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
@@ -24,22 +26,7 @@ _format = os.environ.get(
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {
-        "context": {"()": "issuer_portal.observability.ContextFilter"},
-        "mask_card_data": {"()": "issuer_portal.observability.CardDataMaskingFilter"},
-    },
-    "formatters": {
-        "json": {"()": "issuer_portal.observability.JsonFormatter"},
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": _format,
-            "filters": ["context", "mask_card_data"],
-            "stream": "ext://sys.stdout",
-        }
-    },
+    **log_output_config(_format),
     "loggers": {
         "gunicorn.error": {"handlers": ["console"], "level": "INFO", "propagate": False},
         "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},

@@ -124,3 +124,29 @@ class JsonFormatter(logging.Formatter):
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
+
+
+def log_output_config(log_format: str) -> dict:
+    """Filters, formatters and the console handler every process logs through (web, workers,
+    beat, gunicorn's own logs): JSON or plain, request ids, PAN/NIN masking."""
+    return {
+        "filters": {
+            "context": {"()": "issuer_portal.observability.ContextFilter"},
+            # Last line of defence: whatever slips into a log, a PAN or NIN leaves masked.
+            "mask_card_data": {"()": "issuer_portal.observability.CardDataMaskingFilter"},
+        },
+        "formatters": {
+            "json": {"()": "issuer_portal.observability.JsonFormatter"},
+            "plain": {
+                "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(correlation_id)s] "
+                "%(message)s"
+            },
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": log_format,
+                "filters": ["context", "mask_card_data"],
+            }
+        },
+    }

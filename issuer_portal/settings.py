@@ -18,6 +18,7 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
+from issuer_portal.observability import log_output_config
 from issuer_portal.url_policy import outbound_url_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -531,25 +532,7 @@ LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {
-        "context": {"()": "issuer_portal.observability.ContextFilter"},
-        # Last line of defence: whatever slips into a log, a PAN or NIN leaves masked.
-        "mask_card_data": {"()": "issuer_portal.observability.CardDataMaskingFilter"},
-    },
-    "formatters": {
-        "json": {"()": "issuer_portal.observability.JsonFormatter"},
-        "plain": {
-            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(correlation_id)s] "
-            "%(message)s"
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["context", "mask_card_data"],
-        }
-    },
+    **log_output_config(LOG_FORMAT),
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "INFO"},

@@ -161,7 +161,13 @@ def is_allowed_universal_link(url: str) -> bool:
     if parts.scheme == "https" and parts.hostname in settings.VIPPS_UNIVERSAL_LINK_HOSTS:
         return True
     if settings.VIPPS_SANDBOX:
-        return url.startswith(f"{settings.PUBLIC_BASE_URL}/sandbox/vipps/")
+        # Parsed, not prefix-matched: our own origin and the sandbox's pages only.
+        own = urlsplit(settings.PUBLIC_BASE_URL)
+        return (
+            (parts.scheme, parts.netloc) == (own.scheme, own.netloc)
+            and parts.username is None
+            and parts.path.startswith("/sandbox/vipps/")
+        )
     return False
 
 

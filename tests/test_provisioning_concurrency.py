@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from django.test import Client
 
 from provisioning.models import ProvisioningAttempt
 from tests.factories import CardFactory, CardholderFactory, UserFactory
+from tests.processes import celery_worker_command
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -92,22 +92,7 @@ def test_503_twice_then_200_through_a_real_worker_on_redis(
     }
     queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "issuer_portal",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "-Q",
-            queue,
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=WARNING",
-        ],
+        celery_worker_command(queue),
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.PIPE,

@@ -140,3 +140,30 @@ def test_staff_need_the_second_factor_by_default_outside_debug(tmp_path):
     assert result.stdout.strip().endswith("True"), result.stderr
     demo = manage(production_env(tmp_path, DJANGO_DEBUG="1"), "shell", "-c", script)
     assert demo.stdout.strip().endswith("False")
+
+
+def test_without_the_sandbox_its_pages_are_not_served(tmp_path):
+    script = (
+        "from django.urls import Resolver404, resolve\n"
+        "try:\n    resolve('/sandbox/vipps/app/')\n    print('SERVED')\n"
+        "except Resolver404:\n    print('NOT SERVED')"
+    )
+    result = manage(production_env(tmp_path), "shell", "-c", script)
+    assert result.stdout.strip().endswith("NOT SERVED"), result.stderr
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "http://127.0.0.1:8000.evil.example/sandbox/vipps/app/",
+        "http://127.0.0.1:8000@evil.example/sandbox/vipps/app/",
+        "http://127.0.0.1:8000/elsewhere/",
+    ],
+)
+def test_sandbox_links_are_parsed_too(settings, link):
+    from provisioning.vipps import is_allowed_universal_link
+
+    settings.VIPPS_SANDBOX = True
+    settings.PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+    assert is_allowed_universal_link("http://127.0.0.1:8000/sandbox/vipps/app/?t=x")
+    assert not is_allowed_universal_link(link)

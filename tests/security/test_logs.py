@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import celery_worker_command
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 PAN = "4111111111111111"
 
@@ -36,21 +38,7 @@ def _child_env(**extra: str) -> dict[str, str]:
 def test_a_real_worker_logs_json_through_the_masking_filter():
     queue = f"security-logs-{os.getpid()}-{time.monotonic_ns()}"
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "issuer_portal",
-            "worker",
-            "--pool=solo",
-            "-Q",
-            queue,
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel=INFO",
-        ],
+        celery_worker_command(queue, loglevel="INFO"),
         cwd=BASE_DIR,
         env=_child_env(),
         stdout=subprocess.PIPE,
