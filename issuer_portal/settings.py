@@ -386,8 +386,8 @@ READINESS_CACHE_SECONDS: float = env.float("READINESS_CACHE_SECONDS", default=5.
 # reports them as "simulated" instead of failing (as it does in production).
 STAND_INS_ALLOWED: bool = env.bool("STAND_INS_ALLOWED", default=DEBUG)
 
-# REST API for the bank's mobile app. Bearer JWTs from the bank's identity provider, DRF tokens
-# (demo, simple deployments) and the portal's session (with CSRF).
+# REST API for the bank's mobile app. Bearer JWTs from the bank's identity provider, API tokens
+# (hashed, expiring: knox) and the portal's session (with CSRF).
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "issuer_portal.api.authentication.OidcJwtAuthentication",
