@@ -6,8 +6,8 @@ import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
-from django.http import Http404
 
+from issuer_portal.domain_errors import DomainError, ErrorCode
 from issuer_portal.models import Card, Cardholder
 
 
@@ -24,10 +24,13 @@ def cards_for_cardholder(cardholder: Cardholder) -> QuerySet[Card]:
 
 
 def card_for_cardholder(cardholder: Cardholder | None, public_id: uuid.UUID) -> Card:
-    """One of the cardholder's cards; raises Http404 for a missing card or someone else's."""
-    if cardholder is None:
-        raise Http404
-    card = cards_for_cardholder(cardholder).filter(public_id=public_id).first()
+    """One of the cardholder's cards; DomainError(not_found) for a missing card or someone else's
+    (the two look the same)."""
+    card = (
+        cards_for_cardholder(cardholder).filter(public_id=public_id).first()
+        if cardholder is not None
+        else None
+    )
     if card is None:
-        raise Http404
+        raise DomainError(ErrorCode.NOT_FOUND, "Not found.")
     return card

@@ -13,6 +13,7 @@ from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.admin import CardDataSearchGuardMixin, ReadOnlyAdminMixin
+from issuer_portal.domain_errors import DomainError
 from issuer_portal.models import WALLET_BRAND_BY_COUNTRY, AuditEntry, WalletBrand
 from provisioning import services
 from provisioning.certificates import EXPIRY_WARNING_DAYS, client_certificate
@@ -214,7 +215,7 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, adm
             try:
                 operation(attempt=attempt)
                 succeeded += 1
-            except services.ProvisioningError as error:
+            except DomainError as error:
                 messages.warning(request, f"{attempt.public_id}: {error.message}")
         if succeeded:
             messages.success(request, f"{succeeded} {done}")

@@ -13,12 +13,12 @@ from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.audit import record_audit
 from issuer_portal.counters import count_in_window
+from issuer_portal.domain_errors import DomainError, ErrorCode
 from issuer_portal.metrics import PROVISIONING_RETRIES, VIPPS_LATENCY
 from issuer_portal.models import Card, Cardholder, today
 from issuer_portal.observability import correlation
@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 
 RETURN_SALT = "provisioning-return"
 NFC_RETURN_SALT = "nfc-return"
+# Where Vipps sends the user back: our pages' paths, defined here for the links we hand out and
+# used by provisioning/urls.py for the routes, so the two cannot drift apart.
+RETURN_PATH = "provisioning/{attempt_id}/return/"
+NFC_RETURN_PATH = "cards/{card_id}/nfc/return/"
+
 # Return links (in Vipps' app, browser histories, shared screenshots) stop working after a day.
 RETURN_LINK_MAX_AGE = 24 * 3600
 
@@ -62,28 +67,6 @@ def _link_signature_valid(salt: str, value: str, signature: str) -> bool:
     except signing.BadSignature:  # forged, mangled or expired (SignatureExpired)
         return False
     return True
-
-
-class ProvisioningError(Exception):
-    """A user-safe refusal: ``code`` is stable, ``message`` can be shown, ``status`` is HTTP."""
-
-    status = 400
-    code = "provisioning_error"
-
-    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-
-class NotEligible(ProvisioningError):
-    status = 403
-    code = "not_eligible"
-
-
-class RateLimited(ProvisioningError):
-    status = 429
-    code = "rate_limited"
 
 
 class TryOutcome(StrEnum):
@@ -143,7 +126,8 @@ def _consume_rate_limit(cardholder: Cardholder) -> None:
     now = int(timezone.now().timestamp())
     used = count_in_window(f"provisioning-rate:{cardholder.public_id}:{now // window}", window)
     if used > settings.PROVISIONING_RATE_LIMIT:
-        raise RateLimited(
+        raise DomainError(
+            ErrorCode.RATE_LIMITED,
             str(_("You have started many additions in a short time. Please wait a few minutes.")),
             retry_after=window - now % window,
         )
@@ -163,20 +147,20 @@ def start_provisioning(
     """Create the card's attempt, or reuse the one in flight (double clicks, reloads, races).
 
     Eligibility and the age rule are checked again here, whatever the page showed. Raises
-    NotEligible or RateLimited; nothing is sent to Vipps by this function.
+    DomainError (not_eligible, rate_limited); nothing is sent to Vipps by this function.
     """
     code = refusal_code(card, cardholder.pk)
     if code:
         # An attempt still in flight from before the card was blocked ends here, unused.
         cancel_in_flight_attempts(card)
-        raise NotEligible(_refusal_message(card, code))
+        raise DomainError(ErrorCode.NOT_ELIGIBLE, _refusal_message(card, code))
     existing = _in_flight(card)
     if existing is not None and existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
         return existing
     # Checked before taking the lock: it may ask the token service.
     state = wallet_state_for_card(card)
     if state.next_action != NextAction.PUSH_PROVISION:
-        raise NotEligible(state.reason_text or _not_offered_message(state))
+        raise DomainError(ErrorCode.NOT_ELIGIBLE, state.reason_text or _not_offered_message(state))
     with transaction.atomic():
         # Concurrent starts for one card queue here, so only the first creates (and is counted).
         Card.objects.select_for_update().filter(pk=card.pk).exists()
@@ -260,7 +244,7 @@ def _record_call(attempt: ProvisioningAttempt, call: vipps.CallRecord | None) ->
 def return_url_for(attempt: ProvisioningAttempt) -> str:
     """Our signed return URL: works without a session and in another browser."""
     signature = _link_signature(RETURN_SALT, str(attempt.public_id))
-    path = reverse("provisioning:return", args=[attempt.public_id])
+    path = "/" + RETURN_PATH.format(attempt_id=attempt.public_id)
     return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'sig': signature})}"
 
 
@@ -548,7 +532,7 @@ def user_message(attempt: ProvisioningAttempt) -> str:
 
 def nfc_return_url_for(card: Card) -> str:
     signature = _link_signature(NFC_RETURN_SALT, str(card.public_id))
-    path = reverse("provisioning:nfc-return", args=[card.public_id])
+    path = "/" + NFC_RETURN_PATH.format(card_id=card.public_id)
     return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'sig': signature})}"
 
 
@@ -559,10 +543,11 @@ def card_for_nfc_return(public_id: uuid.UUID, signature: str) -> Card | None:
 
 
 def nfc_enrollment_link(*, card: Card, state: CardWalletState) -> str:
-    """The direct NFC-enrollment universal link (no API call). Raises NotEligible."""
+    """The direct NFC-enrollment universal link (no API call). Raises DomainError."""
     if state.next_action != NextAction.NFC_ENROLL or not state.ecom_token_reference:
-        raise NotEligible(
-            state.reason_text or str(_("Contactless cannot be set up for this card."))
+        raise DomainError(
+            ErrorCode.NOT_ELIGIBLE,
+            state.reason_text or str(_("Contactless cannot be set up for this card.")),
         )
     query = urlencode(
         {
@@ -608,18 +593,21 @@ def record_offers(states: list[CardWalletState], *, channel: str) -> None:
 def retry_failed_attempt(*, attempt: ProvisioningAttempt) -> None:
     """Put a failed attempt back in the queue, while a cardholder may still be waiting for it.
 
-    Raises ProvisioningError when it cannot be retried (not failed, too old, or the card has
+    Raises DomainError (conflict) when it cannot be retried (not failed, too old, or the card has
     another attempt in flight). Audited.
     """
     attempt.refresh_from_db()
     if attempt.state != AttemptState.FAILED:
-        raise ProvisioningError(str(_("Only failed attempts can be retried.")))
+        raise DomainError(ErrorCode.CONFLICT, str(_("Only failed attempts can be retried.")))
     if attempt.age_seconds >= settings.PROVISIONING_MAX_AGE_SECONDS:
-        raise ProvisioningError(str(_("Too old to retry: nobody is waiting for it any more.")))
+        raise DomainError(
+            ErrorCode.CONFLICT, str(_("Too old to retry: nobody is waiting for it any more."))
+        )
     code = refusal_code(attempt.card, attempt.cardholder_id)
     if code:
-        raise ProvisioningError(
-            str(_("The card may no longer be added: %(reason)s") % {"reason": code})
+        raise DomainError(
+            ErrorCode.NOT_ELIGIBLE,
+            str(_("The card may no longer be added: %(reason)s") % {"reason": code}),
         )
     try:
         with transaction.atomic():
@@ -629,9 +617,11 @@ def retry_failed_attempt(*, attempt: ProvisioningAttempt) -> None:
                 state=AttemptState.REQUESTED, error_code="", finished_at=None, claimed_until=None
             )
     except IntegrityError:
-        raise ProvisioningError(str(_("The card has another attempt in progress."))) from None
+        raise DomainError(
+            ErrorCode.CONFLICT, str(_("The card has another attempt in progress."))
+        ) from None
     if not reopened:
-        raise ProvisioningError(str(_("Only failed attempts can be retried.")))
+        raise DomainError(ErrorCode.CONFLICT, str(_("Only failed attempts can be retried.")))
     attempt.refresh_from_db()
     record_audit("provisioning.admin_retry", obj=attempt, correlation=str(attempt.correlation_id))
     schedule_retry(attempt, countdown=0)
@@ -649,5 +639,5 @@ def cancel_pending_attempt(*, attempt: ProvisioningAttempt) -> None:
         retry_due_at=None,
     )
     if not cancelled:
-        raise ProvisioningError(str(_("Only pending attempts can be cancelled.")))
+        raise DomainError(ErrorCode.CONFLICT, str(_("Only pending attempts can be cancelled.")))
     record_audit("provisioning.admin_cancel", obj=attempt, correlation=str(attempt.correlation_id))

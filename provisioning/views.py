@@ -16,9 +16,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from issuer_portal import selectors
+from issuer_portal.domain_errors import DomainError
 from issuer_portal.models import Cardholder
+from issuer_portal.web_errors import render_refusal
 from provisioning import services
 from provisioning.models import AttemptState, Channel, ProvisioningAttempt
+from provisioning.selectors import attempt_for_cardholder
 from tokens.services import forget_wallet_state, wallet_state_for_card
 from tokens.status import WalletStatus
 
@@ -43,34 +46,12 @@ class _AppRedirect(HttpResponseRedirect):
 
 
 def _own_attempt(request: HttpRequest, attempt_id: uuid.UUID) -> ProvisioningAttempt:
-    cardholder = selectors.cardholder_for_user(request.user)
-    attempt = (
-        ProvisioningAttempt.objects.select_related("card__cardholder", "cardholder")
-        .filter(public_id=attempt_id, cardholder=cardholder)
-        .first()
-        if cardholder
-        else None
-    )
-    if attempt is None:
-        raise Http404
-    return attempt
+    return attempt_for_cardholder(selectors.cardholder_for_user(request.user), attempt_id)
 
 
 def _viewer_owns(request: HttpRequest, cardholder: Cardholder) -> bool:
     """Return pages open without a session: card details only for the signed-in owner."""
     return request.user.is_authenticated and cardholder.user_id == request.user.pk
-
-
-def _refused(request: HttpRequest, card: object, error: services.ProvisioningError) -> HttpResponse:
-    response = render(
-        request,
-        "provisioning/refused.html",
-        {"card": card, "message": error.message},
-        status=error.status,
-    )
-    if error.retry_after:
-        response["Retry-After"] = str(error.retry_after)
-    return response
 
 
 @never_cache
@@ -81,8 +62,8 @@ def start(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     card = selectors.card_for_cardholder(cardholder, card_id)
     try:
         attempt = services.start_provisioning(cardholder=cardholder, card=card, channel=Channel.WEB)
-    except services.ProvisioningError as error:
-        return _refused(request, card, error)
+    except DomainError as error:
+        return render_refusal(request, error, card=card)
     attempt = services.provision_now_or_later(attempt)
     if attempt.state == AttemptState.LINK_READY and is_phone(request):
         # The app switch only works if the link opens within seconds of the tap.
@@ -160,8 +141,8 @@ def nfc(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     state = wallet_state_for_card(card)
     try:
         link = services.nfc_enrollment_link(card=card, state=state)
-    except services.NotEligible as error:
-        return _refused(request, card, error)
+    except DomainError as error:
+        return render_refusal(request, error, card=card)
     if is_phone(request):
         return _AppRedirect(link)
     return render(

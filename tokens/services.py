@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
+from issuer_portal.domain_errors import DomainError, ErrorCode
 from issuer_portal.metrics import TOKEN_SERVICE_LATENCY, TOKEN_STATUS_CACHE
 from issuer_portal.models import Card, today
 from tokens.adapters import adapter_for_network
@@ -231,15 +232,6 @@ def refresh_wallet_states(
 # --- token notifications -------------------------------------------------------------------
 
 
-class NotificationRejected(Exception):
-    """A notification that must change nothing; ``status`` is the HTTP status to answer."""
-
-    def __init__(self, message: str, *, status: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
-
-
 class NotificationOutcome(StrEnum):
     APPLIED = "applied"
     DUPLICATE = "duplicate"
@@ -266,25 +258,27 @@ def notification_signature(secret: str, timestamp: int, body: bytes) -> str:
 def _verify_signature(body: bytes, header: str | None) -> None:
     secret = settings.TOKEN_NOTIFICATION_SECRET
     if not secret:
-        raise NotificationRejected("token notifications are not configured", status=503)
+        raise DomainError(ErrorCode.NOT_CONFIGURED, "token notifications are not configured")
     match = _SIGNATURE.match(header or "")
     if not match:
-        raise NotificationRejected("missing or malformed signature", status=401)
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "missing or malformed signature")
     timestamp = int(match["t"])
     if abs(time.time() - timestamp) > settings.TOKEN_NOTIFICATION_TOLERANCE_SECONDS:
-        raise NotificationRejected("signature timestamp outside the allowed window", status=401)
+        raise DomainError(
+            ErrorCode.UNAUTHENTICATED, "signature timestamp outside the allowed window"
+        )
     expected = notification_signature(secret, timestamp, body)
     if not hmac.compare_digest(expected.encode(), (header or "").encode()):
-        raise NotificationRejected("bad signature", status=401)
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "bad signature")
 
 
 def _parse_event(body: bytes) -> dict[str, Any]:
     try:
         event = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        raise NotificationRejected("body is not JSON", status=400) from None
+        raise DomainError(ErrorCode.INVALID, "body is not JSON") from None
     if not isinstance(event, dict):
-        raise NotificationRejected("body is not a JSON object", status=400)
+        raise DomainError(ErrorCode.INVALID, "body is not a JSON object")
     problems = []
     for name, limit in (("eventID", 100), ("tokenReferenceID", 64)):
         value = event.get(name)
@@ -301,7 +295,7 @@ def _parse_event(body: bytes) -> dict[str, Any]:
     ):
         problems.append("tokenStatus must be one of " + ", ".join(sorted(_NOTIFICATION_STATUS)))
     if problems:
-        raise NotificationRejected("; ".join(problems), status=400)
+        raise DomainError(ErrorCode.INVALID, "; ".join(problems))
     return event
 
 
@@ -315,15 +309,15 @@ def receive_token_notification(*, body: bytes, signature: str | None) -> Notific
 
     try:
         outcome = _receive(body=body, signature=signature)
-    except NotificationRejected as rejected:
-        if rejected.status in (401, 503):
-            logger.warning("token notification refused (%s): %s", rejected.status, rejected.message)
+    except DomainError as rejected:
+        if rejected.code in (ErrorCode.UNAUTHENTICATED, ErrorCode.NOT_CONFIGURED):
+            logger.warning("token notification refused (%s): %s", rejected.code, rejected.message)
             raise
         record_audit(
             "tokens.notification_received",
             outcome="rejected",
             object_type="token_notification",
-            details={"status": rejected.status, "reason": rejected.message},
+            details={"code": rejected.code.value, "reason": rejected.message},
         )
         raise
     record_audit(
@@ -345,8 +339,8 @@ def _event_id_of(body: bytes) -> str:
 def _receive(*, body: bytes, signature: str | None) -> NotificationOutcome:
     """Apply a signed token lifecycle event (VTS-style webhook) to our copy and the cache.
 
-    Raises NotificationRejected (401 unsigned or badly signed, 400 malformed, 503 not
-    configured) without changing anything. A replayed event id is a no-op; an event for a token
+    Raises DomainError (unauthenticated: unsigned or badly signed; invalid: malformed;
+    not_configured) without changing anything. A replayed event id is a no-op; an event for a token
     we have never seen changes nothing (it names no card we could match).
     """
     _verify_signature(body, signature)

@@ -9,7 +9,15 @@ from django.views.decorators.http import require_POST
 from issuer_portal.api.errors import error_body
 from issuer_portal.client_address import client_ip
 from issuer_portal.counters import count_in_window, current_count
-from tokens.services import NotificationRejected, receive_token_notification
+from issuer_portal.domain_errors import DomainError, ErrorCode
+from tokens.services import receive_token_notification
+
+# The webhook's own answer to each refusal (it has a caller of its own: the token service).
+STATUS_OF = {
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.INVALID: 400,
+    ErrorCode.NOT_CONFIGURED: 503,
+}
 
 # An address that sent this many unsigned or badly signed requests within the window gets 429
 # without any work until the window ends; the token service itself signs and is never slowed.
@@ -35,11 +43,11 @@ def token_notification(request: HttpRequest) -> JsonResponse:
         outcome = receive_token_notification(
             body=request.body, signature=request.headers.get("X-Notification-Signature")
         )
-    except NotificationRejected as rejected:
-        if rejected.status == 401:
+    except DomainError as rejected:
+        if rejected.code == ErrorCode.UNAUTHENTICATED:
             count_in_window(key, REJECTED_WINDOW_SECONDS)
         return JsonResponse(
             error_body("notification_rejected", rejected.message),
-            status=rejected.status,
+            status=STATUS_OF.get(rejected.code, 400),
         )
     return JsonResponse({"outcome": outcome.value})

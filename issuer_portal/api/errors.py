@@ -10,6 +10,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from issuer_portal.domain_errors import DomainError, ErrorCode
+
 
 class ApiError(exceptions.APIException):
     """An error with a stable code, a user-safe message and optional details."""
@@ -45,12 +47,36 @@ _CODES: list[tuple[type[Exception], str]] = [
 ]
 
 
+# The API's status for each domain error code; the body keeps the code itself.
+STATUS_OF: dict[ErrorCode, int] = {
+    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.NOT_ELIGIBLE: status.HTTP_403_FORBIDDEN,
+    ErrorCode.CONFLICT: status.HTTP_409_CONFLICT,
+    ErrorCode.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.INVALID: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.UNAUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.NOT_CONFIGURED: status.HTTP_503_SERVICE_UNAVAILABLE,
+    ErrorCode.UPSTREAM_UNAVAILABLE: status.HTTP_502_BAD_GATEWAY,
+}
+
+
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
     return {"code": code, "message": message, "details": details}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """DRF's handler, reshaped. Unexpected exceptions still become a plain 500 (and are logged)."""
+    if isinstance(exc, DomainError):
+        if exc.code == ErrorCode.NOT_FOUND:
+            exc = exceptions.NotFound()  # someone else's card and a missing one answer the same
+        else:
+            exc = ApiError(
+                exc.code.value,
+                exc.message,
+                status_code=STATUS_OF[exc.code],
+                details=exc.details,
+                retry_after=exc.retry_after,
+            )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

@@ -29,7 +29,8 @@ from issuer_portal.api.serializers import (
 from issuer_portal.audit import record_audit
 from issuer_portal.models import Cardholder
 from provisioning import services
-from provisioning.models import AttemptState, Channel, ProvisioningAttempt
+from provisioning.models import AttemptState, Channel
+from provisioning.selectors import attempt_for_cardholder
 from tokens.services import wallet_state_for_card, wallet_states_for_cards
 
 
@@ -80,15 +81,6 @@ ATTEMPT_EXAMPLE = OpenApiExample(
 
 def _cardholder(request: Request) -> Cardholder | None:
     return selectors.cardholder_for_user(request.user)
-
-
-def _refusal(error: services.ProvisioningError) -> ApiError:
-    return ApiError(
-        error.code,
-        error.message,
-        status_code=error.status,
-        retry_after=error.retry_after,
-    )
 
 
 class ObtainTokenView(APIView):
@@ -232,15 +224,12 @@ class StartProvisioningView(APIView):
         card = selectors.card_for_cardholder(cardholder, card_id)
         serializer = ProvisioningRequestSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
-        try:
-            attempt = services.start_provisioning(
-                cardholder=cardholder,
-                card=card,
-                channel=Channel.APP,
-                app_return_url=serializer.validated_data.get("returnUrl") or "",
-            )
-        except services.ProvisioningError as error:
-            raise _refusal(error) from None
+        attempt = services.start_provisioning(
+            cardholder=cardholder,
+            card=card,
+            channel=Channel.APP,
+            app_return_url=serializer.validated_data.get("returnUrl") or "",
+        )
         attempt = services.provision_now_or_later(attempt)
         if attempt.state in (AttemptState.FAILED, AttemptState.EXPIRED):
             raise ApiError(
@@ -262,13 +251,7 @@ class AttemptView(APIView):
     )
     def get(self, request: Request, attempt_id: uuid.UUID) -> Response:
         """The attempt's state, its universal link when ready, and a user-safe message."""
-        attempt = (
-            ProvisioningAttempt.objects.select_related("cardholder")
-            .filter(public_id=attempt_id, cardholder=_cardholder(request))
-            .first()
-        )
-        if attempt is None:
-            raise ApiError("not_found", "Not found.", status_code=status.HTTP_404_NOT_FOUND)
+        attempt = attempt_for_cardholder(_cardholder(request), attempt_id)
         return Response(AttemptSerializer(attempt).data)
 
 
@@ -290,8 +273,5 @@ class NfcLinkView(APIView):
     def get(self, request: Request, card_id: uuid.UUID) -> Response:
         """The NFC-enrollment universal link, when the card's next action allows it."""
         card = selectors.card_for_cardholder(_cardholder(request), card_id)
-        try:
-            url = services.nfc_enrollment_link(card=card, state=wallet_state_for_card(card))
-        except services.ProvisioningError as error:
-            raise _refusal(error) from None
+        url = services.nfc_enrollment_link(card=card, state=wallet_state_for_card(card))
         return Response({"url": url})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from issuer_portal.domain_errors import DomainError, ErrorCode
 from issuer_portal.models import CardState
 from provisioning import services
 from provisioning.models import ProvisioningAttempt
@@ -99,7 +100,19 @@ def test_staff_cannot_retry_an_attempt_of_a_card_that_was_blocked(
     attempt = ProvisioningAttempt.objects.get()
     assert attempt.state == "failed"
     type(visa).objects.filter(pk=visa.pk).update(state=CardState.BLOCKED)
-    with pytest.raises(services.ProvisioningError, match="may no longer be added"):
+    with pytest.raises(DomainError, match="may no longer be added") as refused:
         services.retry_failed_attempt(attempt=attempt)
+    assert refused.value.code == ErrorCode.NOT_ELIGIBLE
     attempt.refresh_from_db()
     assert attempt.state == "failed"
+
+
+def test_the_domain_speaks_no_http():
+    """Refusals carry a code, never a status; channels map codes in one place each."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for module in ("provisioning/services.py", "tokens/services.py", "issuer_portal/selectors.py"):
+        source = (root / module).read_text()
+        for http in ("Http404", "status=4", "status=5", "reverse(", "django.http"):
+            assert http not in source, f"{module} mentions {http}"
