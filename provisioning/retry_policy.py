@@ -1,0 +1,51 @@
+"""The retry policy of upstream calls: backoff with jitter, the limits, and queueing the retry."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import random
+
+from celery import signature
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from issuer_portal.metrics import PROVISIONING_RETRIES
+from provisioning.models import AttemptState, ProvisioningAttempt
+
+logger = logging.getLogger(__name__)
+
+# The task is named, not imported: tasks call the services, so importing it back would be a cycle.
+PROVISION_TASK = "provisioning.tasks.provision_card"
+
+
+def retry_delay(tries: int) -> float:
+    """Exponential backoff with jitter, capped at a minute."""
+    base = settings.PROVISIONING_RETRY_BASE_SECONDS
+    return min(60.0, base * 2 ** max(0, tries - 1)) + random.uniform(0, base)  # noqa: S311
+
+
+def may_retry(attempt: ProvisioningAttempt) -> bool:
+    return (
+        attempt.state == AttemptState.REQUESTED
+        and attempt.tries < settings.PROVISIONING_MAX_TRIES
+        and attempt.age_seconds < settings.PROVISIONING_MAX_AGE_SECONDS
+    )
+
+
+def schedule_retry(attempt: ProvisioningAttempt, *, countdown: float | None = None) -> None:
+    """Queue the retry task after the current transaction commits (id only, no card data)."""
+    delay = retry_delay(attempt.tries) if countdown is None else countdown
+    PROVISIONING_RETRIES.inc()
+    ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+        retry_due_at=timezone.now() + datetime.timedelta(seconds=delay)
+    )
+
+    def enqueue() -> None:
+        try:
+            signature(PROVISION_TASK, args=[attempt.pk]).apply_async(countdown=delay)
+        except Exception:
+            logger.exception("could not queue provisioning attempt %s", attempt.public_id)
+
+    transaction.on_commit(enqueue)

@@ -1,0 +1,132 @@
+"""Starting an attempt: the card's rules, reuse of the one in flight, the rate limit; and the
+offers the card list records for the funnel."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from issuer_portal.audit import record_audit
+from issuer_portal.counters import count_in_window
+from issuer_portal.domain_errors import DomainError, ErrorCode
+from issuer_portal.models import Card, Cardholder
+from provisioning.lifecycle import (
+    _refusal_message,
+    cancel_in_flight_attempts,
+    expire_attempt,
+    refusal_code,
+)
+from provisioning.models import IN_FLIGHT_STATES, Channel, ProvisioningAttempt, ProvisioningOffer
+from tokens.services import wallet_state_for_card
+from tokens.status import CardWalletState, NextAction, WalletStatus
+
+logger = logging.getLogger(__name__)
+
+
+def _consume_rate_limit(cardholder: Cardholder) -> None:
+    """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr)."""
+    window = settings.PROVISIONING_RATE_WINDOW_SECONDS
+    now = int(timezone.now().timestamp())
+    used = count_in_window(f"provisioning-rate:{cardholder.public_id}:{now // window}", window)
+    if used > settings.PROVISIONING_RATE_LIMIT:
+        raise DomainError(
+            ErrorCode.RATE_LIMITED,
+            str(_("You have started many additions in a short time. Please wait a few minutes.")),
+            retry_after=window - now % window,
+        )
+
+
+def _in_flight(card: Card) -> ProvisioningAttempt | None:
+    return (
+        ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES)
+        .select_related("card", "cardholder")
+        .first()
+    )
+
+
+def start_provisioning(
+    *, cardholder: Cardholder, card: Card, channel: str, app_return_url: str = ""
+) -> ProvisioningAttempt:
+    """Create the card's attempt, or reuse the one in flight (double clicks, reloads, races).
+
+    Eligibility and the age rule are checked again here, whatever the page showed. Raises
+    DomainError (not_eligible, rate_limited); nothing is sent to Vipps by this function.
+    """
+    code = refusal_code(card, cardholder.pk)
+    if code:
+        # An attempt still in flight from before the card was blocked ends here, unused.
+        cancel_in_flight_attempts(card)
+        raise DomainError(ErrorCode.NOT_ELIGIBLE, _refusal_message(card, code))
+    existing = _in_flight(card)
+    if existing is not None and existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
+        return existing
+    # Checked before taking the lock: it may ask the token service.
+    state = wallet_state_for_card(card)
+    if state.next_action != NextAction.PUSH_PROVISION:
+        raise DomainError(ErrorCode.NOT_ELIGIBLE, state.reason_text or _not_offered_message(state))
+    with transaction.atomic():
+        # Concurrent starts for one card queue here, so only the first creates (and is counted).
+        Card.objects.select_for_update().filter(pk=card.pk).exists()
+        existing = _in_flight(card)
+        if existing is not None:
+            if existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
+                return existing
+            expire_attempt(existing)
+        _consume_rate_limit(cardholder)
+        try:
+            with transaction.atomic():
+                attempt = ProvisioningAttempt.objects.create(
+                    card=card,
+                    cardholder=cardholder,
+                    channel=channel if channel in Channel.values else Channel.WEB,
+                    app_return_url=app_return_url,
+                )
+        except IntegrityError:
+            # Databases without row locks (SQLite) can still race: reuse the winner's attempt.
+            attempt = _in_flight(card)
+            if attempt is None:
+                raise
+            return attempt
+    record_audit(
+        "provisioning.initiated",
+        obj=attempt,
+        correlation=str(attempt.correlation_id),
+        details={"card": str(card.public_id), "channel": attempt.channel},
+    )
+    logger.info(
+        "provisioning attempt %s started for card %s (correlation %s)",
+        attempt.public_id,
+        card.public_id,
+        attempt.correlation_id,
+    )
+    return attempt
+
+
+def _not_offered_message(state: CardWalletState) -> str:
+    if state.status in (WalletStatus.ADDED, WalletStatus.ADDED_WITH_NFC):
+        return str(_("This card is already in the app."))
+    if state.status == WalletStatus.SUSPENDED:
+        return str(_("This card is paused in the app. Contact the bank to resume it."))
+    return str(_("We could not check the app right now. Please try again in a minute."))
+
+
+def record_offers(states: list[CardWalletState], *, channel: str) -> None:
+    """Note the cards shown with "Add" today (one insert, duplicates ignored)."""
+    day = timezone.localdate()
+    offers = [
+        ProvisioningOffer(
+            day=day,
+            card_id=state.card.pk,
+            channel=channel,
+            brand=state.card.cardholder.wallet_brand.value,
+            network=state.card.network,
+        )
+        for state in states
+        if state.next_action == NextAction.PUSH_PROVISION
+    ]
+    if offers:
+        ProvisioningOffer.objects.bulk_create(offers, ignore_conflicts=True)

@@ -1,0 +1,161 @@
+"""One upstream call for an attempt: claim it, re-check the card, call Vipps, record the call."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from enum import StrEnum
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from issuer_portal.audit import record_audit
+from issuer_portal.metrics import VIPPS_LATENCY
+from issuer_portal.observability import correlation
+from provisioning import vipps
+from provisioning.jwe import encrypt_card_data
+from provisioning.keys import JweKeyError, current_jwe_key
+from provisioning.lifecycle import expire_attempt, fail_attempt, give_up, refusal_code
+from provisioning.links import return_url_for
+from provisioning.models import AttemptState, ProvisioningAttempt, UpstreamCall
+from provisioning.retry_policy import may_retry, schedule_retry
+
+logger = logging.getLogger(__name__)
+
+
+class TryOutcome(StrEnum):
+    LINK_READY = "link_ready"
+    TRANSIENT = "transient"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    NOT_CLAIMED = "not_claimed"  # another worker holds it, or it is no longer pending
+
+
+def _claim(attempt_id: int) -> bool:
+    """Take the right to make the upstream call; only one caller wins at a time."""
+    now = timezone.now()
+    lease = settings.VIPPS_CONNECT_TIMEOUT + settings.VIPPS_READ_TIMEOUT + 10
+    claimed = (
+        ProvisioningAttempt.objects.filter(pk=attempt_id, state=AttemptState.REQUESTED)
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+        .update(
+            claimed_until=now + datetime.timedelta(seconds=lease),
+            tries=F("tries") + 1,
+            retry_due_at=None,
+        )
+    )
+    return claimed == 1
+
+
+def _record_call(attempt: ProvisioningAttempt, call: vipps.CallRecord | None) -> None:
+    if call is not None and call.duration_ms is not None:
+        VIPPS_LATENCY.labels(call.outcome).observe(call.duration_ms / 1000)
+    if call is not None:
+        UpstreamCall.objects.create(
+            attempt=attempt,
+            trace_id=call.trace_id,
+            status_code=call.status_code,
+            error_code=call.error_code,
+            duration_ms=call.duration_ms,
+            outcome=call.outcome,
+            details=list(call.details),
+        )
+
+
+def _request_for(attempt: ProvisioningAttempt) -> vipps.ProvisioningRequest:
+    card, holder = attempt.card, attempt.cardholder
+    key = current_jwe_key()
+    return vipps.ProvisioningRequest(
+        encrypted_card_data=encrypt_card_data(pan=card.pan, expiry=card.expiry, key=key),
+        country_code=holder.country,
+        nin=holder.nin,
+        issuer_name=settings.ISSUER_NAME,
+        last4=card.last4,
+        return_url=attempt.app_return_url or return_url_for(attempt),
+        suggested_nickname=vipps.suggested_nickname(card.nickname),
+    )
+
+
+def try_upstream_call(attempt_id: int, *, interactive: bool = False) -> TryOutcome:
+    """Claim the attempt and call Vipps once (short read timeout when a user is waiting).
+
+    Records the call; on success the attempt becomes ``link_ready``; a permanent error fails it;
+    a transient one releases the claim for a retry. Never raises for Vipps trouble.
+    """
+    if not _claim(attempt_id):
+        return TryOutcome.NOT_CLAIMED
+    attempt = ProvisioningAttempt.objects.select_related("card__cardholder", "cardholder").get(
+        pk=attempt_id
+    )
+    with correlation(str(attempt.correlation_id)):
+        return _try_claimed(attempt, interactive=interactive)
+
+
+def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutcome:
+    if attempt.age_seconds > settings.PROVISIONING_MAX_AGE_SECONDS:
+        expire_attempt(attempt)
+        return TryOutcome.EXPIRED
+    code = refusal_code(attempt.card, attempt.cardholder_id)
+    if code:
+        logger.warning("provisioning attempt %s: not sent to Vipps: %s", attempt.public_id, code)
+        fail_attempt(attempt, code)
+        return TryOutcome.FAILED
+    try:
+        request = _request_for(attempt)
+        result = vipps.initiate_provisioning(
+            request,
+            correlation_id=attempt.correlation_id,
+            read_timeout=settings.VIPPS_INTERACTIVE_READ_TIMEOUT if interactive else None,
+        )
+    except JweKeyError as error:
+        logger.error("provisioning attempt %s: no usable JWE key: %s", attempt.public_id, error)
+        fail_attempt(attempt, "NO_JWE_KEY")
+        return TryOutcome.FAILED
+    except vipps.VippsError as error:
+        _record_call(attempt, error.call)
+        log = logger.error if error.configuration else logger.warning
+        log(
+            "provisioning attempt %s: %s (code %s, %s, correlation %s)",
+            attempt.public_id,
+            error.message,
+            error.code,
+            "permanent" if error.permanent else "transient",
+            attempt.correlation_id,
+        )
+        if error.permanent:
+            fail_attempt(attempt, error.code)
+            return TryOutcome.FAILED
+        ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+            claimed_until=None, error_code=error.code
+        )
+        return TryOutcome.TRANSIENT
+    _record_call(attempt, result.call)
+    issued = ProvisioningAttempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(
+        state=AttemptState.LINK_READY,
+        universal_link=result.universal_link,
+        link_ready_at=timezone.now(),
+        claimed_until=None,
+        error_code="",
+    )
+    if issued:
+        record_audit(
+            "provisioning.link_issued",
+            obj=attempt,
+            correlation=str(attempt.correlation_id),
+            details={"trace_id": str(result.call.trace_id)},
+        )
+    logger.info("provisioning attempt %s: link ready", attempt.public_id)
+    return TryOutcome.LINK_READY
+
+
+def provision_now_or_later(attempt: ProvisioningAttempt) -> ProvisioningAttempt:
+    """One synchronous try while the user waits; on a transient failure, a queued retry."""
+    if attempt.state == AttemptState.REQUESTED:
+        outcome = try_upstream_call(attempt.pk, interactive=True)
+        attempt.refresh_from_db()
+        if outcome == TryOutcome.TRANSIENT and may_retry(attempt):
+            schedule_retry(attempt)
+        elif outcome == TryOutcome.TRANSIENT:
+            give_up(attempt)
+    return attempt
