@@ -29,9 +29,11 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## test: lint, then the test suite (PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set)
+## test: lint and import contracts, then the suite with branch coverage (fails below the floor
+## in pyproject.toml); PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set
 test: lint
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
 
 ## bench: performance benchmarks (not part of make test)
 bench: install

@@ -7,74 +7,22 @@ them and never renders an input for a PAN or NIN; it edits only the harmless fie
 from __future__ import annotations
 
 import json
-import re
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import SEARCH_VAR
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.models import AuditEntry, Card, Cardholder, local_day_bounds
-
-# Nine or more digits in a row, once every separator is removed (spaces, dashes, dots,
-# underscores, anything not a letter or digit), can only be part of a card or identity number;
-# last4 and usernames are shorter.
-_SENSITIVE_DIGITS = re.compile(r"\d{9,}")
-
-
-_UUID = re.compile(
-    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+from issuer_portal.admin_mixins import (
+    CardDataSearchGuardMixin,
+    ReadOnlyAdminMixin,
+    spreadsheet_safe,
 )
-
-
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A CSV cell a spreadsheet shows as text, never runs as a formula (OWASP CSV injection)."""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
-
-
-def looks_like_card_data(query: str) -> bool:
-    # Attempt and correlation ids are UUIDs: their hex may hold long digit runs, and they are fine.
-    return bool(_SENSITIVE_DIGITS.search(re.sub(r"[\W_]", "", _UUID.sub("", query))))
-
-
-class ReadOnlyAdminMixin:
-    """Records staff may read but never add, change or delete here."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
-class CardDataSearchGuardMixin:
-    """Refuses searches containing a full card or identity number.
-
-    Admin echoes the query into the search box and into every link of the result page; a card
-    number there would sit in HTML and in browser history. Staff search by last4 instead.
-    """
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict | None = None
-    ) -> HttpResponse:
-        query = request.GET.get(SEARCH_VAR, "")
-        if query and looks_like_card_data(query):
-            messages.warning(
-                request,
-                _(
-                    "Search by the last four digits of the card or by username: full card "
-                    "numbers and national identity numbers are never searched or shown."
-                ),
-            )
-            return HttpResponseRedirect(request.path)
-        return super().changelist_view(request, extra_context)
+from issuer_portal.audit import record_audit
+from issuer_portal.models import AuditEntry, Card, Cardholder, local_day_bounds
+from tokens.models import TokenRequestor
+from tokens.services import refresh_wallet_states, wallet_state_for_card
+from tokens.status import masked_reference
 
 
 class CardInline(admin.TabularInline):
@@ -171,10 +119,6 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
         """Tokens per TRID as the token service reports them now (references masked)."""
         from django.utils.html import format_html, format_html_join
 
-        from tokens.admin import masked_reference
-        from tokens.models import TokenRequestor
-        from tokens.services import wallet_state_for_card
-
         state = wallet_state_for_card(obj)
         labels = {
             r.trid: f"{r.trid} {r.label} ({r.kind}, {r.status})"
@@ -221,8 +165,6 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
         description=_("Refresh token status from the token service"), permissions=["refresh"]
     )
     def refresh_token_status(self, request: HttpRequest, queryset: QuerySet[Card]) -> None:
-        from tokens.services import refresh_wallet_states
-
         states = refresh_wallet_states(cards=queryset.select_related("cardholder"))
         unknown = sum(1 for s in states if s.status == "unknown")
         messages.success(request, _("%(count)d cards refreshed.") % {"count": len(states)})
@@ -327,8 +269,6 @@ class AuditEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                         json.dumps(entry.details),
                     ]
                 )
-
-        from issuer_portal.audit import record_audit
 
         record_audit("audit.exported", details={"start": str(start), "end": str(end)})
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")

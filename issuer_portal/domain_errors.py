@@ -42,3 +42,8 @@ class DomainError(Exception):
         self.message = message
         self.retry_after = retry_after
         self.details = details
+
+
+def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    """The one JSON shape of an error, for every channel that answers in JSON (API, webhook)."""
+    return {"code": code, "message": message, "details": details}

@@ -18,8 +18,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from issuer_portal.api.errors import error_body
 from issuer_portal.counters import count_in_window, current_count
+from issuer_portal.domain_errors import error_body
 
 
 def _ceiling_key(username: str) -> str:

@@ -4,12 +4,9 @@ when gunicorn runs several workers)."""
 
 from __future__ import annotations
 
-import datetime
 import os
-from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import REGISTRY, Collector
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -34,30 +31,14 @@ TOKEN_STATUS_CACHE = Counter(
 )
 
 
-class ProvisioningOutcomeCollector(Collector):
-    """Attempts of the last 24 hours by state and error code, from one aggregate query."""
+# Collectors that read the database when scraped (e.g. provisioning's outcomes of the last
+# day); apps add theirs in AppConfig.ready(), so this core module imports no app.
+SNAPSHOT_COLLECTORS: list[Collector] = []
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Count
-        from django.utils import timezone
 
-        from provisioning.models import ProvisioningAttempt
-
-        family = GaugeMetricFamily(
-            "provisioning_attempts_last_24h",
-            "Provisioning attempts created in the last 24 hours, by state and error code",
-            labels=["state", "error_code"],
-        )
-        since = timezone.now() - datetime.timedelta(hours=24)
-        rows = (
-            ProvisioningAttempt.objects.filter(created_at__gte=since)
-            .values("state", "error_code")
-            .annotate(total=Count("id"))
-            .order_by()
-        )
-        for row in rows:
-            family.add_metric([row["state"], row["error_code"] or "none"], row["total"])
-        yield family
+def register_snapshot_collector(collector: Collector) -> None:
+    if not any(type(c) is type(collector) for c in SNAPSHOT_COLLECTORS):
+        SNAPSHOT_COLLECTORS.append(collector)
 
 
 def render_metrics() -> bytes:
@@ -66,6 +47,7 @@ def render_metrics() -> bytes:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     output = generate_latest(registry)
-    outcomes = CollectorRegistry()
-    outcomes.register(ProvisioningOutcomeCollector())
-    return output + generate_latest(outcomes)
+    snapshots = CollectorRegistry()
+    for collector in SNAPSHOT_COLLECTORS:
+        snapshots.register(collector)
+    return output + generate_latest(snapshots)

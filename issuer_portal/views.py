@@ -12,7 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from issuer_portal import health, selectors
-from issuer_portal.api.errors import error_body
+from issuer_portal.domain_errors import error_body
 from provisioning.services import record_offers
 from tokens.services import wallet_state_for_card, wallet_states_for_cards
 

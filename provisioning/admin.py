@@ -12,7 +12,7 @@ from django.utils.html import format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.admin import CardDataSearchGuardMixin, ReadOnlyAdminMixin
+from issuer_portal.admin_mixins import CardDataSearchGuardMixin, ReadOnlyAdminMixin
 from issuer_portal.domain_errors import DomainError
 from issuer_portal.models import WALLET_BRAND_BY_COUNTRY, AuditEntry, WalletBrand
 from provisioning import services

@@ -9,9 +9,12 @@ class ProvisioningConfig(AppConfig):
     verbose_name = _("Push provisioning")
 
     def ready(self) -> None:
+        from issuer_portal.metrics import register_snapshot_collector
+        from provisioning.metrics import ProvisioningOutcomeCollector
         from provisioning.tasks import check_visibility_timeout
 
         check_visibility_timeout()
+        register_snapshot_collector(ProvisioningOutcomeCollector())
 
         from issuer_portal.audit import audit_changes_of
         from provisioning.models import VippsJweKey

@@ -7,23 +7,19 @@ admin has new text and is parsed once again.
 from __future__ import annotations
 
 import datetime
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 from jwcrypto import jwk
 
-# The contract: RSA-OAEP-256 to a 4096-bit key from Vipps.
-MINIMUM_RSA_BITS = 4096
+from provisioning.jwe_key_parsing import MINIMUM_RSA_BITS, JweKeyError, parse_public_key
+from provisioning.models import VippsJweKey
 
-
-class JweKeyError(Exception):
-    """No usable Vipps key: missing, not RSA, too short, expired, or not a public key."""
+__all__ = ["MINIMUM_RSA_BITS", "JweKey", "JweKeyError", "current_jwe_key", "parse_public_key"]
 
 
 @dataclass(frozen=True)
@@ -34,33 +30,6 @@ class JweKey:
     @property
     def bits(self) -> int:
         return self.key.get_op_key("encrypt").key_size
-
-
-@lru_cache(maxsize=32)
-def parse_public_key(text: str) -> jwk.JWK:
-    """Parse a PEM or JWK (JSON) RSA public key; raises JweKeyError saying what is wrong."""
-    text = (text or "").strip()
-    if not text:
-        raise JweKeyError("The key is empty.")
-    try:
-        if text.startswith("{"):
-            key = jwk.JWK(**json.loads(text))
-        else:
-            key = jwk.JWK.from_pem(text.encode())
-    except Exception:  # noqa: BLE001 - jwcrypto raises assorted types for bad input
-        raise JweKeyError(
-            "The key cannot be read: paste a PEM public key (BEGIN PUBLIC KEY) or a JWK."
-        ) from None
-    if key.has_private:
-        raise JweKeyError("This is a private key: enter Vipps' public key only.")
-    if key.get("kty") != "RSA":
-        raise JweKeyError(f"The key must be RSA (RSA-OAEP-256), not {key.get('kty')}.")
-    public = key.get_op_key("encrypt")
-    if not isinstance(public, rsa.RSAPublicKey) or public.key_size < MINIMUM_RSA_BITS:
-        raise JweKeyError(
-            f"The RSA key has {public.key_size} bits; at least {MINIMUM_RSA_BITS} are required."
-        )
-    return key
 
 
 @lru_cache(maxsize=8)
@@ -81,8 +50,6 @@ def current_jwe_key(now: datetime.datetime | None = None) -> JweKey:
 
     Raises JweKeyError when there is none (the message says why, e.g. all keys expired).
     """
-    from provisioning.models import VippsJweKey
-
     now = now or timezone.now()
     row = (
         VippsJweKey.objects.filter(active=True, valid_from__lte=now)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.models import Card, Cardholder
+from provisioning.jwe_key_parsing import JweKeyError, parse_public_key
 
 
 class VippsJweKey(models.Model):
@@ -34,7 +35,6 @@ class VippsJweKey(models.Model):
         return self.kid
 
     def clean(self) -> None:
-        from provisioning.keys import JweKeyError, parse_public_key
 
         try:
             parse_public_key(self.public_key)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from provisioning import services
 from provisioning.models import AttemptState, ProvisioningAttempt
+from tokens.tasks import REFRESH_TIME_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +29,6 @@ def check_visibility_timeout() -> None:
     """Redis redelivers a task not acknowledged within the visibility timeout: a countdown or a
     running task longer than that would run twice. Raises ImproperlyConfigured at startup."""
     from django.core.exceptions import ImproperlyConfigured
-
-    from tokens.tasks import REFRESH_TIME_LIMIT
 
     longest = max(
         TASK_TIME_LIMIT,

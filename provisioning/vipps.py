@@ -7,6 +7,7 @@ a VippsSuccess or a VippsError carrying the CallRecord of the HTTP call.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from issuer_portal.observability import mask_card_data
 from issuer_portal.outbound import OutboundError, TlsClientConfig, post_json
 from issuer_portal.sensitive import SensitiveValue
 
@@ -173,8 +175,6 @@ def is_allowed_universal_link(url: str) -> bool:
 
 def _error_code(body: bytes) -> str | None:
     """The error code of an error body, read defensively (HTML, empty and odd bodies happen)."""
-    import json
-
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -200,10 +200,6 @@ def _error_details(body: bytes) -> tuple[str, ...]:
     ``rejectedValue``...) are never read; quoted text is cut out and anything that still looks
     like a card or identity number is masked. At most MAX_DETAILS of 200 characters each.
     """
-    import json
-
-    from issuer_portal.observability import mask_card_data
-
     try:
         data = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

@@ -5,13 +5,9 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.admin import ReadOnlyAdminMixin
+from issuer_portal.admin_mixins import ReadOnlyAdminMixin
 from tokens.models import CardToken, TokenNotification, TokenRequestor
-
-
-def masked_reference(reference: str) -> str:
-    """Token unique references are not secret like a PAN, but staff only need the tail."""
-    return f"…{reference[-6:]}"
+from tokens.status import masked_reference
 
 
 @admin.register(TokenRequestor)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
+from issuer_portal.audit import record_audit
 from issuer_portal.domain_errors import DomainError, ErrorCode
 from issuer_portal.metrics import TOKEN_SERVICE_LATENCY, TOKEN_STATUS_CACHE
 from issuer_portal.models import Card, today
@@ -305,8 +306,6 @@ def receive_token_notification(*, body: bytes, signature: str | None) -> Notific
     Unsigned or badly signed requests (401) and requests while the endpoint is off (503) leave
     only a log line: anyone on the internet can send them, so they must cost us nothing.
     """
-    from issuer_portal.audit import record_audit
-
     try:
         outcome = _receive(body=body, signature=signature)
     except DomainError as rejected:

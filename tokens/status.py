@@ -151,3 +151,8 @@ def card_wallet_state(
         ecom_token_reference=ecom_reference,
         tokens=tuple(tokens),
     )
+
+
+def masked_reference(reference: str) -> str:
+    """Token unique references are not secret like a PAN, but staff only need the tail."""
+    return f"…{reference[-6:]}"

@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from issuer_portal.domain_errors import DomainError, ErrorCode
+from issuer_portal.domain_errors import DomainError, ErrorCode, error_body
 
 
 class ApiError(exceptions.APIException):
@@ -58,10 +58,6 @@ STATUS_OF: dict[ErrorCode, int] = {
     ErrorCode.NOT_CONFIGURED: status.HTTP_503_SERVICE_UNAVAILABLE,
     ErrorCode.UPSTREAM_UNAVAILABLE: status.HTTP_502_BAD_GATEWAY,
 }
-
-
-def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
-    return {"code": code, "message": message, "details": details}
 
 
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

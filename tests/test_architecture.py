@@ -1,0 +1,52 @@
+"""The layers as a checked contract: no import cycles anywhere (function-level imports included).
+
+The layer order itself is import-linter's contract in `.importlinter` (run by `make test`).
+"""
+
+from __future__ import annotations
+
+import grimp
+
+
+def _cycles() -> list[list[str]]:
+    graph = grimp.build_graph("issuer_portal", "provisioning", "tokens")
+    edges = {
+        module: sorted(graph.find_modules_directly_imported_by(module))
+        for module in sorted(graph.modules)
+    }
+    # Tarjan's strongly connected components: any component of two or more modules is a cycle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        on_stack.add(module)
+        for imported in edges.get(module, []):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in on_stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in edges:
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_module_takes_part_in_an_import_cycle():
+    assert _cycles() == []
