@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from issuer_portal.models import Card
-from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA, PAN_BOB, PAN_CHARLIE
+from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
 from tests.factories import CardFactory
 
 pytestmark = pytest.mark.django_db
@@ -236,10 +236,6 @@ def test_readyz_is_503_when_a_component_fails(client, settings):
             "stand_ins": "simulated",
         },
     }
-
-
-def test_pan_bob_fixture_is_a_visa(bob):
-    assert bob.cards.get().pan.reveal() == PAN_BOB and PAN_CHARLIE.startswith("5")
 
 
 def test_wallet_status_is_translated(client, alice, bob):

@@ -214,10 +214,8 @@ def test_sweeper_expires_old_attempts_and_requeues_lost_ones(alice, bob, vipps_s
         created_at=timezone.now() - datetime.timedelta(minutes=11)
     )
     lost = services.start_provisioning(cardholder=bob, card=bob.cards.get(), channel="web")
+    # A queryset update does not touch auto_now fields: one update backdates it.
     ProvisioningAttempt.objects.filter(pk=lost.pk).update(
-        updated_at=timezone.now() - datetime.timedelta(minutes=2)
-    )
-    ProvisioningAttempt.objects.filter(pk=lost.pk).update(  # auto_now needs a second update
         updated_at=timezone.now() - datetime.timedelta(minutes=2)
     )
     counts = services.sweep_attempts()
@@ -360,10 +358,8 @@ def test_broker_down_at_the_click_still_answers_and_the_sweeper_recovers(
     assert attempt.state == "requested"
     # Later the sweeper finds it waiting past its retry time and queues it again (eager here).
     ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
-        retry_due_at=timezone.now() - datetime.timedelta(minutes=5)
-    )
-    ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
-        updated_at=timezone.now() - datetime.timedelta(minutes=5)
+        retry_due_at=timezone.now() - datetime.timedelta(minutes=5),
+        updated_at=timezone.now() - datetime.timedelta(minutes=5),
     )
     with django_capture_on_commit_callbacks(execute=True):
         counts = services.sweep_attempts()

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
 
-from tests.conftest import IN_CI, PAN_ALICE_VISA
+from tests.conftest import PAN_ALICE_VISA
 
 
 @pytest.mark.django_db
-def test_ci_runs_on_postgresql():
-    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        if IN_CI:
-            pytest.fail("CI must run the suite on PostgreSQL (DATABASE_URL)")
-        pytest.skip("DATABASE_URL not set: the suite runs on embedded SQLite (CI uses PostgreSQL)")
-    assert connection.vendor == "postgresql"
-
-
 @pytest.mark.redis
 def test_redis_url_switches_cache_and_broker_to_redis():
     assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
