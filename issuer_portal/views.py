@@ -13,8 +13,8 @@ from django.views.decorators.http import require_GET
 
 from issuer_portal import health, selectors
 from issuer_portal.domain_errors import error_body
-from provisioning.services import record_offers
-from tokens.services import wallet_state_for_card, wallet_states_for_cards
+from provisioning.services import cards_on_offer
+from tokens.services import wallet_state_for_card
 
 
 @require_GET
@@ -27,13 +27,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def card_list(request: HttpRequest) -> HttpResponse:
     cardholder = selectors.cardholder_for_user(request.user)
-    cards = list(selectors.cards_for_cardholder(cardholder)) if cardholder else []
-    states = wallet_states_for_cards(cards)
-    record_offers(list(states.values()), channel="web")
+    states = cards_on_offer(cardholder=cardholder, channel="web")
     return render(
         request,
         "portal/card_list.html",
-        {"cardholder": cardholder, "cards": [(card, states[card.pk]) for card in cards]},
+        {"cardholder": cardholder, "cards": [(state.card, state) for state in states]},
     )
 
 

@@ -112,6 +112,11 @@ class ProvisioningAttempt(models.Model):
         return f"{self.public_id} ({self.state})"
 
     @property
+    def ready_link(self) -> str:
+        """The universal link to send the user to, only while the attempt is link ready."""
+        return self.universal_link if self.state == AttemptState.LINK_READY else ""
+
+    @property
     def is_final(self) -> bool:
         return self.state in FINAL_STATES
 

@@ -34,13 +34,23 @@ def may_retry(attempt: ProvisioningAttempt) -> bool:
     )
 
 
-def schedule_retry(attempt: ProvisioningAttempt, *, countdown: float | None = None) -> None:
-    """Queue the retry task after the current transaction commits (id only, no card data)."""
+def plan_retry(attempt: ProvisioningAttempt, *, countdown: float | None = None) -> float:
+    """Note when the attempt's next try is due (the sweeper reads it); returns the delay.
+
+    The one place the backoff is applied: by the click's first try (schedule_retry) and by the
+    task retrying itself.
+    """
     delay = retry_delay(attempt.tries) if countdown is None else countdown
     PROVISIONING_RETRIES.inc()
     ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
         retry_due_at=timezone.now() + datetime.timedelta(seconds=delay)
     )
+    return delay
+
+
+def schedule_retry(attempt: ProvisioningAttempt, *, countdown: float | None = None) -> None:
+    """Queue the retry task after the current transaction commits (id only, no card data)."""
+    delay = plan_retry(attempt, countdown=countdown)
 
     def enqueue() -> None:
         try:

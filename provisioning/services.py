@@ -33,8 +33,8 @@ from provisioning.links import (
     nfc_return_url_for,
     return_url_for,
 )
-from provisioning.retry_policy import may_retry, retry_delay, schedule_retry
-from provisioning.starting import record_offers, start_provisioning
+from provisioning.retry_policy import may_retry, plan_retry, retry_delay, schedule_retry
+from provisioning.starting import cards_on_offer, record_offers, start_provisioning
 from provisioning.upstream_call import TryOutcome, provision_now_or_later, try_upstream_call
 
 __all__ = [
@@ -48,6 +48,7 @@ __all__ = [
     "cancel_in_flight_attempts",
     "cancel_pending_attempt",
     "card_for_nfc_return",
+    "cards_on_offer",
     "expire_attempt",
     "fail_attempt",
     "give_up",
@@ -55,6 +56,7 @@ __all__ = [
     "may_retry",
     "nfc_enrollment_link",
     "nfc_return_url_for",
+    "plan_retry",
     "provision_now_or_later",
     "record_offers",
     "refusal_code",

@@ -14,6 +14,7 @@ from issuer_portal.audit import record_audit
 from issuer_portal.counters import count_in_window
 from issuer_portal.domain_errors import DomainError, ErrorCode
 from issuer_portal.models import Card, Cardholder
+from issuer_portal.selectors import cards_for_cardholder
 from provisioning.lifecycle import (
     _refusal_message,
     cancel_in_flight_attempts,
@@ -21,7 +22,7 @@ from provisioning.lifecycle import (
     refusal_code,
 )
 from provisioning.models import IN_FLIGHT_STATES, Channel, ProvisioningAttempt, ProvisioningOffer
-from tokens.services import wallet_state_for_card
+from tokens.services import wallet_state_for_card, wallet_states_for_cards
 from tokens.status import CardWalletState, NextAction, WalletStatus
 
 logger = logging.getLogger(__name__)
@@ -112,6 +113,16 @@ def _not_offered_message(state: CardWalletState) -> str:
     if state.status == WalletStatus.SUSPENDED:
         return str(_("This card is paused in the app. Contact the bank to resume it."))
     return str(_("We could not check the app right now. Please try again in a minute."))
+
+
+def cards_on_offer(*, cardholder: Cardholder | None, channel: str) -> list[CardWalletState]:
+    """The cardholder's cards with their wallet states, for the card list of any channel; the
+    cards offered "Add" are recorded for the funnel (at most once a day each)."""
+    cards = list(cards_for_cardholder(cardholder)) if cardholder is not None else []
+    states = wallet_states_for_cards(cards)
+    ordered = [states[card.pk] for card in cards]
+    record_offers(ordered, channel=channel)
+    return ordered
 
 
 def record_offers(states: list[CardWalletState], *, channel: str) -> None:

@@ -6,12 +6,10 @@ atomic claim keeps the call single); time limits stay well below the broker's vi
 
 from __future__ import annotations
 
-import datetime
 import logging
 
 from celery import shared_task
 from django.conf import settings
-from django.utils import timezone
 
 from provisioning import services
 from provisioning.models import AttemptState, ProvisioningAttempt
@@ -66,11 +64,7 @@ def provision_card(self, attempt_id: int) -> str:
         raise self.retry(countdown=settings.VIPPS_READ_TIMEOUT + 1)
     if outcome == services.TryOutcome.TRANSIENT:
         if services.may_retry(attempt):
-            countdown = services.retry_delay(attempt.tries)
-            ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
-                retry_due_at=timezone.now() + datetime.timedelta(seconds=countdown)
-            )
-            raise self.retry(countdown=countdown)
+            raise self.retry(countdown=services.plan_retry(attempt))
         services.give_up(attempt)
     return outcome.value
 

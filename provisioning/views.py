@@ -65,9 +65,9 @@ def start(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     except DomainError as error:
         return render_refusal(request, error, card=card)
     attempt = services.provision_now_or_later(attempt)
-    if attempt.state == AttemptState.LINK_READY and is_phone(request):
+    if attempt.ready_link and is_phone(request):
         # The app switch only works if the link opens within seconds of the tap.
-        return _AppRedirect(attempt.universal_link)
+        return _AppRedirect(attempt.ready_link)
     return redirect("provisioning:attempt", attempt_id=attempt.public_id)
 
 
@@ -76,7 +76,7 @@ def start(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
 @require_GET
 def attempt_page(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
     attempt = _own_attempt(request, attempt_id)
-    link = attempt.universal_link if attempt.state == AttemptState.LINK_READY else ""
+    link = attempt.ready_link
     if link and is_phone(request) and request.GET.get("from") == "pending":
         return _AppRedirect(link)
     return render(
@@ -104,9 +104,7 @@ def attempt_status(request: HttpRequest, attempt_id: uuid.UUID) -> JsonResponse:
         {
             "state": attempt.state,
             "message": services.user_message(attempt),
-            "universalLink": attempt.universal_link
-            if attempt.state == AttemptState.LINK_READY
-            else None,
+            "universalLink": attempt.ready_link or None,
         }
     )
 

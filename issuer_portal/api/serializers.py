@@ -3,10 +3,9 @@ token references (the NFC link itself carries one, by design)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from provisioning.models import AttemptState, ProvisioningAttempt
@@ -28,45 +27,42 @@ class IneligibilitySerializer(serializers.Serializer):
 
 
 class CardSerializer(serializers.Serializer):
+    """A card with its wallet state (a CardWalletState)."""
+
     id = serializers.UUIDField(source="card.public_id")
     network = serializers.ChoiceField(
         choices=["visa", "mastercard", "other"], source="card.network"
     )
-    brand = serializers.ChoiceField(choices=["vipps", "mobilepay"])
+    brand = serializers.ChoiceField(
+        choices=["vipps", "mobilepay"], source="card.cardholder.wallet_brand.value"
+    )
     product = serializers.CharField(source="card.product")
     nickname = serializers.CharField(source="card.nickname", allow_blank=True)
     last4 = serializers.RegexField(r"^\d{4}$", source="card.last4")
     expiry = serializers.RegexField(r"^\d{4}-\d{2}$", source="card.expiry")
-    state = serializers.ChoiceField(choices=["active", "blocked", "expired"])
-    walletStatus = serializers.ChoiceField(choices=[s.value for s in WalletStatus])
-    eligible = serializers.BooleanField()
-    ineligibility = IneligibilitySerializer(allow_null=True)
-    actions = serializers.ListField(
-        child=serializers.ChoiceField(choices=[a.value for a in NextAction])
+    state = serializers.ChoiceField(
+        choices=["active", "blocked", "expired"], source="card.display_state"
     )
+    walletStatus = serializers.ChoiceField(choices=[s.value for s in WalletStatus], source="status")
+    eligible = serializers.BooleanField()
+    ineligibility = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
     nfcActionIsSecondary = serializers.BooleanField(
-        help_text="True when an NFC token already exists (it may be on an old phone)."
+        source="action_is_secondary",
+        help_text="True when an NFC token already exists (it may be on an old phone).",
     )
 
-    def to_representation(self, state: CardWalletState) -> dict[str, Any]:
-        card = state.card
-        return {
-            "id": str(card.public_id),
-            "network": card.network,
-            "brand": card.cardholder.wallet_brand.value,
-            "product": card.product,
-            "nickname": card.nickname,
-            "last4": card.last4,
-            "expiry": card.expiry,
-            "state": card.display_state,
-            "walletStatus": state.status.value,
-            "eligible": state.eligible,
-            "ineligibility": (
-                {"code": state.reason.value, "message": state.reason_text} if state.reason else None
-            ),
-            "actions": [state.next_action.value] if state.next_action else [],
-            "nfcActionIsSecondary": state.action_is_secondary,
-        }
+    @extend_schema_field(IneligibilitySerializer(allow_null=True))
+    def get_ineligibility(self, state: CardWalletState) -> dict[str, str] | None:
+        if state.reason is None:
+            return None
+        return {"code": state.reason.value, "message": state.reason_text}
+
+    @extend_schema_field(
+        serializers.ListField(child=serializers.ChoiceField(choices=[a.value for a in NextAction]))
+    )
+    def get_actions(self, state: CardWalletState) -> list[str]:
+        return [state.next_action.value] if state.next_action else []
 
 
 class ProvisioningRequestSerializer(serializers.Serializer):
@@ -84,23 +80,28 @@ class ProvisioningRequestSerializer(serializers.Serializer):
 
 
 class AttemptSerializer(serializers.Serializer):
-    id = serializers.UUIDField()
+    id = serializers.UUIDField(source="public_id")
     state = serializers.ChoiceField(choices=AttemptState.values)
-    universalLink = serializers.URLField(allow_null=True)
-    pollUrl = serializers.CharField()
-    message = serializers.CharField()
-    createdAt = serializers.DateTimeField()
+    universalLink = serializers.SerializerMethodField()
+    pollUrl = serializers.SerializerMethodField()
+    message = serializers.SerializerMethodField()
+    createdAt = serializers.SerializerMethodField()
 
-    def to_representation(self, attempt: ProvisioningAttempt) -> dict[str, Any]:
-        ready = attempt.state == AttemptState.LINK_READY
-        return {
-            "id": str(attempt.public_id),
-            "state": attempt.state,
-            "universalLink": attempt.universal_link if ready else None,
-            "pollUrl": reverse("api:attempt", args=[attempt.public_id]),
-            "message": user_message(attempt),
-            "createdAt": attempt.created_at.isoformat(),
-        }
+    @extend_schema_field(serializers.URLField(allow_null=True))
+    def get_universalLink(self, attempt: ProvisioningAttempt) -> str | None:
+        return attempt.ready_link or None
+
+    @extend_schema_field(serializers.CharField())
+    def get_pollUrl(self, attempt: ProvisioningAttempt) -> str:
+        return reverse("api:attempt", args=[attempt.public_id])
+
+    @extend_schema_field(serializers.CharField())
+    def get_message(self, attempt: ProvisioningAttempt) -> str:
+        return user_message(attempt)
+
+    @extend_schema_field(serializers.DateTimeField())
+    def get_createdAt(self, attempt: ProvisioningAttempt) -> str:
+        return attempt.created_at.isoformat()
 
 
 class NfcLinkSerializer(serializers.Serializer):

@@ -31,7 +31,7 @@ from issuer_portal.models import Cardholder
 from provisioning import services
 from provisioning.models import AttemptState, Channel
 from provisioning.selectors import attempt_for_cardholder
-from tokens.services import wallet_state_for_card, wallet_states_for_cards
+from tokens.services import wallet_state_for_card
 
 
 def _error(description: str, code: str, message: str) -> OpenApiResponse:
@@ -136,11 +136,8 @@ class CardListView(APIView):
     )
     def get(self, request: Request) -> Response:
         """The caller's cards with their wallet status, eligibility and available actions."""
-        cardholder = _cardholder(request)
-        cards = list(selectors.cards_for_cardholder(cardholder)) if cardholder else []
-        states = wallet_states_for_cards(cards)
-        services.record_offers(list(states.values()), channel=Channel.APP)
-        return Response(CardSerializer([states[card.pk] for card in cards], many=True).data)
+        states = services.cards_on_offer(cardholder=_cardholder(request), channel=Channel.APP)
+        return Response(CardSerializer(states, many=True).data)
 
 
 class CardDetailView(APIView):
