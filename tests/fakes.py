@@ -33,16 +33,26 @@ class Recorded:
         return json.loads(self.body)
 
 
+class UnexpectedRequest(AssertionError):
+    """A fake received a request its script has no answer for."""
+
+
 @dataclass
 class FakeServer:
-    """Start with ``start()``; ``answer`` decides every response from the recorded request."""
+    """Start with ``start()``; ``answer`` decides every response from the recorded request.
 
-    answer: Callable[[Recorded], Answer] = lambda request: Answer()
+    Fails closed: there is no default answer, an ``answer`` that raises (e.g. for a path it does
+    not expect) gets the client a 500, and ``stop()`` then raises UnexpectedRequest, so a test
+    can never pass on a request nobody scripted.
+    """
+
+    answer: Callable[[Recorded], Answer]
     tls: bool = False
     require_client_cert: bool = False
     server_cert: Issued | None = None
     ca: Issued | None = None
     requests: list[Recorded] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
 
     def start(self, directory: Path | None = None) -> FakeServer:
         fake = self
@@ -58,7 +68,11 @@ class FakeServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 recorded = Recorded(self.path, dict(self.headers.items()), self.rfile.read(length))
                 fake.requests.append(recorded)
-                answer = fake.answer(recorded)
+                try:
+                    answer = fake.answer(recorded)
+                except Exception as error:  # noqa: BLE001 - reported by stop()
+                    fake.unexpected.append(f"{self.command} {self.path}: {error!r}")
+                    answer = Answer(status=500, body={"error": "unexpected request"})
                 if answer.delay:
                     time.sleep(answer.delay)
                 body = answer.body
@@ -102,3 +116,5 @@ class FakeServer:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+        if self.unexpected:
+            raise UnexpectedRequest("; ".join(self.unexpected))

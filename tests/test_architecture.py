@@ -50,3 +50,25 @@ def _cycles() -> list[list[str]]:
 
 def test_no_module_takes_part_in_an_import_cycle():
     assert _cycles() == []
+
+
+def test_the_test_fakes_fail_closed(tmp_path):
+    """A request a fake has no answer for fails the test; it never passes as a silent 200."""
+    import pytest
+    import urllib3
+
+    from tests.fakes import Answer, FakeServer, UnexpectedRequest
+
+    def only_search(request):
+        if request.path != "/search":
+            raise LookupError(request.path)
+        return Answer(body={"tokens": []})
+
+    server = FakeServer(answer=only_search).start()
+    http = urllib3.PoolManager()
+    assert http.request("POST", f"{server.url}/search").status == 200
+    assert http.request("POST", f"{server.url}/delete").status == 500
+    with pytest.raises(UnexpectedRequest, match="/delete"):
+        server.stop()
+    with pytest.raises(TypeError):
+        FakeServer()  # no default answer

@@ -74,13 +74,21 @@ def test_every_encryption_is_fresh(rsa_4096):
     assert first != second
 
 
-def test_keys_are_parsed_once(rsa_4096):
-    pem = public_pem(rsa_4096)
-    parse_public_key(pem)
-    hits = parse_public_key.cache_info().hits
-    for _ in range(5):
-        parse_public_key(pem)
-    assert parse_public_key.cache_info().hits == hits + 5
+def test_keys_are_parsed_once(rsa_4096, monkeypatch):
+    from jwcrypto import jwk
+
+    pem = public_pem(rsa_4096) + "\n"  # text no earlier test parsed
+    parsed = []
+    original = jwk.JWK.from_pem
+
+    def counting(data, *args, **kwargs):
+        parsed.append(data)
+        return original(data, *args, **kwargs)
+
+    monkeypatch.setattr(jwk.JWK, "from_pem", staticmethod(counting))
+    keys = {id(parse_public_key(pem)) for _ in range(6)}
+    assert len(parsed) == 1, "the PEM is read once, then reused"
+    assert len(keys) == 1
 
 
 def test_jwk_form_is_accepted(rsa_4096):
