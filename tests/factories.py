@@ -82,12 +82,18 @@ class CardholderFactory(factory.django.DjangoModelFactory):
     country = "NO"
 
     @classmethod
-    def _create(cls, model_class: type[Cardholder], *args: object, **kwargs: object) -> Cardholder:
+    def _build(cls, model_class: type[Cardholder], *args: object, **kwargs: object) -> Cardholder:
+        """In memory only (``.build()``): for pure rules that need no database."""
         born = kwargs.pop("born")
         raw_nin = kwargs.pop("raw_nin")
         country = kwargs.pop("country")
         cardholder = model_class(**kwargs)
         cardholder.set_nin(country, raw_nin or NIN_FOR_COUNTRY[country](born))
+        return cardholder
+
+    @classmethod
+    def _create(cls, model_class: type[Cardholder], *args: object, **kwargs: object) -> Cardholder:
+        cardholder = cls._build(model_class, *args, **kwargs)
         cardholder.save()
         return cardholder
 
@@ -103,9 +109,15 @@ class CardFactory(factory.django.DjangoModelFactory):
     nickname = ""
 
     @classmethod
-    def _create(cls, model_class: type[Card], *args: object, **kwargs: object) -> Card:
+    def _build(cls, model_class: type[Card], *args: object, **kwargs: object) -> Card:
+        """In memory only (``.build()``): for pure rules that need no database."""
         raw_pan = kwargs.pop("raw_pan")
         card = model_class(**kwargs)
         card.set_pan(raw_pan)
+        return card
+
+    @classmethod
+    def _create(cls, model_class: type[Card], *args: object, **kwargs: object) -> Card:
+        card = cls._build(model_class, *args, **kwargs)
         card.save()
         return card

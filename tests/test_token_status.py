@@ -1,4 +1,5 @@
-"""Every rule of wallet status, eligibility and next action."""
+"""Every rule of wallet status, eligibility and next action: pure rules on cards built in
+memory against the spec's TRID tables; only the registry's own tests touch the database."""
 
 from __future__ import annotations
 
@@ -10,9 +11,7 @@ from tests.factories import CardFactory, CardholderFactory
 from tokens.adapters.base import NetworkToken
 from tokens.models import TokenRequestor, TokenStatus, TokenType
 from tokens.services import trid_registry
-from tokens.status import Ineligibility, NextAction, WalletStatus, card_wallet_state
-
-pytestmark = pytest.mark.django_db
+from tokens.status import Ineligibility, NextAction, TridSet, WalletStatus, card_wallet_state
 
 VISA_VIPPS, VISA_MOBILEPAY, VISA_IOS, VISA_ANDROID = (
     "40010082040",
@@ -27,6 +26,14 @@ MC_VIPPS_OLD, MC_VIPPS, MC_MOBILEPAY, MC_NFC = (
     "50179270456",
 )
 TODAY = datetime.date(2026, 11, 21)
+# The active TRIDs of the spec's tables (the old Mastercard Vipps TRID is deprecated).
+SPEC_TRIDS = TridSet(
+    ecom={
+        "visa": frozenset({VISA_VIPPS, VISA_MOBILEPAY}),
+        "mastercard": frozenset({MC_VIPPS, MC_MOBILEPAY}),
+    },
+    nfc={"visa": frozenset({VISA_IOS, VISA_ANDROID}), "mastercard": frozenset({MC_NFC})},
+)
 
 
 def token(trid: str, status: str = "active", ref: str | None = None) -> NetworkToken:
@@ -39,20 +46,22 @@ def token(trid: str, status: str = "active", ref: str | None = None) -> NetworkT
 
 
 @pytest.fixture
-def visa(db):
-    return CardFactory(raw_pan="4111111111111111", expiry="2030-01")
+def visa():
+    return CardFactory.build(raw_pan="4111111111111111", expiry="2030-01")
 
 
 @pytest.fixture
-def mastercard(db):
-    return CardFactory(raw_pan="5555555555554444", expiry="2030-01")
+def mastercard():
+    return CardFactory.build(raw_pan="5555555555554444", expiry="2030-01")
 
 
-def state(card, tokens, today=TODAY):
-    return card_wallet_state(card, tokens, trid_registry().active, today)
+def state(card, tokens, today=TODAY, trids=SPEC_TRIDS):
+    return card_wallet_state(card, tokens, trids, today)
 
 
+@pytest.mark.django_db
 def test_the_registry_is_seeded_from_the_spec_tables():
+    assert trid_registry().active == SPEC_TRIDS
     rows = set(TokenRequestor.objects.values_list("trid", "network", "kind", "status"))
     assert ("50134871116", "mastercard", "ecom", "deprecated") in rows
     assert ("40010093056", "visa", "nfc", "active") in rows
@@ -95,13 +104,17 @@ def test_network_trid_sets_do_not_mix(visa, mastercard):
     assert state(mastercard, [token(MC_VIPPS), token(VISA_IOS)]).status == WalletStatus.ADDED
 
 
+@pytest.mark.django_db
 def test_deprecated_trids_are_ignored_and_trids_are_data(mastercard):
-    assert state(mastercard, [token(MC_VIPPS_OLD)]).status == WalletStatus.NOT_ADDED
+    def registry_state(tokens):
+        return state(mastercard, tokens, trids=trid_registry().active)
+
+    assert registry_state([token(MC_VIPPS_OLD)]).status == WalletStatus.NOT_ADDED
     # Bank staff re-activate it in admin: no code change needed.
     TokenRequestor.objects.filter(trid=MC_VIPPS_OLD).update(status="active")
-    assert state(mastercard, [token(MC_VIPPS_OLD)]).status == WalletStatus.ADDED
+    assert registry_state([token(MC_VIPPS_OLD)]).status == WalletStatus.ADDED
     TokenRequestor.objects.filter(trid=MC_VIPPS).update(status="deprecated")
-    assert state(mastercard, [token(MC_VIPPS)]).status == WalletStatus.NOT_ADDED
+    assert registry_state([token(MC_VIPPS)]).status == WalletStatus.NOT_ADDED
 
 
 def test_only_suspended_ecom_tokens_is_suspended_with_nothing_offered(visa):
@@ -141,8 +154,8 @@ def test_expired_card_is_valid_through_its_expiry_month(visa):
     assert state(visa, [token(VISA_VIPPS)], today=datetime.date(2026, 12, 1)).next_action is None
 
 
-def test_unsupported_network(db):
-    amex = CardFactory(raw_pan="378282246310005")
+def test_unsupported_network():
+    amex = CardFactory.build(raw_pan="378282246310005")
     result = state(amex, [])
     assert result.reason == Ineligibility.NETWORK
     assert result.reason_text == "Only Visa and Mastercard cards can be added."
@@ -155,9 +168,9 @@ def test_unsupported_network(db):
         (datetime.date(2026, 6, 12), True),  # the 15th birthday
     ],
 )
-def test_age_rule_around_the_15th_birthday(db, today, eligible):
-    teen = CardholderFactory(born=datetime.date(2011, 6, 12))
-    card = CardFactory(cardholder=teen)
+def test_age_rule_around_the_15th_birthday(today, eligible):
+    teen = CardholderFactory.build(born=datetime.date(2011, 6, 12))
+    card = CardFactory.build(cardholder=teen)
     result = state(card, [], today=today)
     assert result.eligible is eligible
     assert result.next_action == (NextAction.PUSH_PROVISION if eligible else None)
@@ -166,7 +179,7 @@ def test_age_rule_around_the_15th_birthday(db, today, eligible):
         assert result.reason_text == "Cards can be added from the age of 15."
 
 
-def test_leap_day_birthdays(db):
-    holder = CardholderFactory(born=datetime.date(2008, 2, 29))
+def test_leap_day_birthdays():
+    holder = CardholderFactory.build(born=datetime.date(2008, 2, 29))
     assert holder.age_on(datetime.date(2023, 2, 28)) == 14
     assert holder.age_on(datetime.date(2023, 3, 1)) == 15
