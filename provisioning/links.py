@@ -43,11 +43,16 @@ def _link_signature_valid(salt: str, value: str, signature: str) -> bool:
     return True
 
 
+def _signed_link(salt: str, path: str, value: str) -> str:
+    """An absolute link to one of our pages, signed (with a timestamp) for ``value``."""
+    query = urlencode({"sig": _link_signature(salt, value)})
+    return f"{settings.PUBLIC_BASE_URL}/{path}?{query}"
+
+
 def return_url_for(attempt: ProvisioningAttempt) -> str:
     """Our signed return URL: works without a session and in another browser."""
-    signature = _link_signature(RETURN_SALT, str(attempt.public_id))
-    path = "/" + RETURN_PATH.format(attempt_id=attempt.public_id)
-    return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'sig': signature})}"
+    path = RETURN_PATH.format(attempt_id=attempt.public_id)
+    return _signed_link(RETURN_SALT, path, str(attempt.public_id))
 
 
 def attempt_for_return(public_id: uuid.UUID, signature: str) -> ProvisioningAttempt | None:
@@ -62,9 +67,8 @@ def attempt_for_return(public_id: uuid.UUID, signature: str) -> ProvisioningAtte
 
 
 def nfc_return_url_for(card: Card) -> str:
-    signature = _link_signature(NFC_RETURN_SALT, str(card.public_id))
-    path = "/" + NFC_RETURN_PATH.format(card_id=card.public_id)
-    return f"{settings.PUBLIC_BASE_URL}{path}?{urlencode({'sig': signature})}"
+    path = NFC_RETURN_PATH.format(card_id=card.public_id)
+    return _signed_link(NFC_RETURN_SALT, path, str(card.public_id))
 
 
 def card_for_nfc_return(public_id: uuid.UUID, signature: str) -> Card | None:
