@@ -7,7 +7,7 @@ card number there. GUNICORN_CMD_ARGS and command-line options still override any
 
 import os
 
-from issuer_portal.observability import log_output_config
+from issuer_portal.core.observability import log_output_config
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))

@@ -19,6 +19,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.utils.module_loading import import_string
 
+from issuer_portal.celery import app as celery_app
 from issuer_portal.checks import simulated_components
 
 logger = logging.getLogger(__name__)
@@ -60,13 +61,12 @@ def check_broker() -> str:
     """The broker answers, over one kept connection per broker URL (reconnected when lost)."""
     if not settings.REDIS_URL:
         return NOT_CONFIGURED
-    from issuer_portal.celery import app
 
-    url = app.conf.broker_url
+    url = celery_app.conf.broker_url
     with _broker_lock:
         conn = _broker_connections.get(url)
         if conn is None:
-            conn = _broker_connections[url] = app.connection_for_write()
+            conn = _broker_connections[url] = celery_app.connection_for_write()
         try:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
             client = getattr(conn.default_channel, "client", None)

@@ -18,8 +18,8 @@ import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
-from issuer_portal.observability import log_output_config
-from issuer_portal.url_policy import outbound_url_problem
+from issuer_portal.core.observability import log_output_config
+from issuer_portal.core.url_policy import outbound_url_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -131,24 +131,27 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "issuer_portal",
-    "issuer_portal.api",
+    "issuer_portal.core",
+    "issuer_portal.cards",
     "tokens",
     "provisioning",
+    "issuer_portal.accounts",
+    "issuer_portal.api",
 ]
 
 MIDDLEWARE = [
-    "issuer_portal.observability.RequestIdMiddleware",
+    "issuer_portal.core.observability.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "issuer_portal.middleware.ContentSecurityPolicyMiddleware",
+    "issuer_portal.core.security_headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "issuer_portal.audit.AuditContextMiddleware",
-    "issuer_portal.web_errors.DomainErrorMiddleware",
+    "issuer_portal.core.audit.AuditContextMiddleware",
+    "issuer_portal.web.errors.DomainErrorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes requires.
@@ -169,7 +172,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "issuer_portal.context_processors.portal",
+                "issuer_portal.web.context_processors.portal",
             ],
         },
     },
@@ -449,14 +452,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "issuer_portal.lockout.UsernameFailureCeilingBackend",
+    "issuer_portal.accounts.lockout.UsernameFailureCeilingBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:card-list"
 LOGOUT_REDIRECT_URL = "login"
 
-# Reverse proxies in front of the app; issuer_portal.client_address reads the client's address.
+# Reverse proxies in front of the app; issuer_portal.core.client_address reads the client's address.
 TRUSTED_PROXY_COUNT: int = env.int("TRUSTED_PROXY_COUNT", default=0)
 # Repeated failed sign-ins lock the username from that address for a while (admin included); the
 # owner elsewhere still signs in. Across all addresses a username gets a higher ceiling.
@@ -466,8 +469,8 @@ LOGIN_USERNAME_FAILURE_LIMIT: int = env.int("LOGIN_USERNAME_FAILURE_LIMIT", defa
 AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_CALLABLE = "issuer_portal.lockout.lockout_response"
-AXES_CLIENT_IP_CALLABLE = "issuer_portal.client_address.client_ip"
+AXES_LOCKOUT_CALLABLE = "issuer_portal.accounts.lockout.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "issuer_portal.core.client_address.client_ip"
 AXES_VERBOSE = False
 AXES_ALLOWED_CORS_ORIGINS = f"{_public.scheme}://{_public.netloc}"
 

@@ -1,21 +1,13 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
-from issuer_portal import views
-
-portal_patterns = (
-    [
-        path("", views.card_list, name="card-list"),
-        path("<uuid:card_id>/", views.card_detail, name="card-detail"),
-    ],
-    "portal",
-)
+from issuer_portal import monitoring
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("cards/", include(portal_patterns)),
+    path("", include("issuer_portal.web.urls")),
     path(
         "accounts/login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
@@ -24,11 +16,24 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("issuer_portal.api.urls")),
-    path("", include("provisioning.urls")),
     path("tokens/", include("tokens.urls")),
-    path("healthz", views.healthz, name="healthz"),
-    path("readyz", views.readyz, name="readyz"),
-    path("metrics", views.metrics, name="metrics"),
+    path("healthz", monitoring.healthz, name="healthz"),
+    path("readyz", monitoring.readyz, name="readyz"),
+    path("metrics", monitoring.metrics, name="metrics"),
+    # Deprecated admin addresses from before the cards and audit log got apps of their own
+    # (bookmarks, runbooks): redirected permanently; to be removed in the next major version.
+    re_path(
+        r"^admin/issuer_portal/(?P<model>card|cardholder)/(?P<rest>.*)$",
+        RedirectView.as_view(
+            url="/admin/cards/%(model)s/%(rest)s", query_string=True, permanent=True
+        ),
+    ),
+    re_path(
+        r"^admin/issuer_portal/auditentry/(?P<rest>.*)$",
+        RedirectView.as_view(
+            url="/admin/core/auditentry/%(rest)s", query_string=True, permanent=True
+        ),
+    ),
     path("admin/", admin.site.urls),
 ]
 
@@ -36,5 +41,5 @@ if settings.VIPPS_SANDBOX:
     # The sandbox's "Vipps app" pages exist only while the sandbox stands in for Vipps.
     urlpatterns.append(path("sandbox/vipps/", include("provisioning.sandbox.urls")))
 
-handler404 = "issuer_portal.views.not_found"
-handler500 = "issuer_portal.views.server_error"
+handler404 = "issuer_portal.web.errors.not_found"
+handler500 = "issuer_portal.web.errors.server_error"

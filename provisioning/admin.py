@@ -8,14 +8,16 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.admin_mixins import CardDataSearchGuardMixin, ReadOnlyAdminMixin
-from issuer_portal.domain_errors import DomainError
-from issuer_portal.models import WALLET_BRAND_BY_COUNTRY, AuditEntry, WalletBrand
+from issuer_portal.cards.models import WALLET_BRAND_BY_COUNTRY, WalletBrand
+from issuer_portal.core.admin_mixins import CardDataSearchGuardMixin, ReadOnlyAdminMixin
+from issuer_portal.core.domain_errors import DomainError
+from issuer_portal.core.models import AuditEntry
 from provisioning import services
+from provisioning.analytics import STAGE_LABELS, funnel_report
 from provisioning.certificates import EXPIRY_WARNING_DAYS, client_certificate
 from provisioning.models import ProvisioningAttempt, UpstreamCall, VippsJweKey
 
@@ -223,10 +225,6 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, adm
 
 def funnel_svg(report: object) -> str:
     """A horizontal bar per funnel stage, readable at a glance; text labels for screen readers."""
-    from django.utils.html import format_html
-
-    from provisioning.analytics import STAGE_LABELS
-
     stages = report.totals.stages()
     widest = max((count for _, count, _ in stages), default=0) or 1
     bar_height, gap, label_width, chart_width = 28, 10, 170, 420
@@ -266,8 +264,6 @@ def funnel_svg(report: object) -> str:
 def funnel_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> object:
     from django.core.exceptions import PermissionDenied
     from django.template.response import TemplateResponse
-
-    from provisioning.analytics import STAGE_LABELS, funnel_report
 
     if not model_admin.has_view_permission(request):
         raise PermissionDenied

@@ -16,7 +16,8 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from issuer_portal.models import WALLET_BRAND_BY_COUNTRY, local_day_bounds
+from issuer_portal.cards.models import WALLET_BRAND_BY_COUNTRY
+from issuer_portal.core.local_time import local_day_bounds
 from provisioning.models import ProvisioningAttempt, ProvisioningOffer, UpstreamCall
 
 STAGES = ("offered", "started", "link_issued", "returned", "completed")

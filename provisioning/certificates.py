@@ -10,6 +10,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 
+from provisioning.sandbox.material import sandbox_material
+
 EXPIRY_WARNING_DAYS = 30
 
 
@@ -34,8 +36,6 @@ class ClientCertificate:
 def client_certificate() -> ClientCertificate:
     """The configured client certificate (the sandbox's in sandbox mode), read from disk."""
     if settings.VIPPS_SANDBOX:
-        from provisioning.sandbox.material import sandbox_material
-
         material = sandbox_material()
         cert_path, key_path = material.client_cert, material.client_key
     else:

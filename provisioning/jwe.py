@@ -11,7 +11,7 @@ import json
 from django.conf import settings
 from jwcrypto import jwe
 
-from issuer_portal.sensitive import SensitiveValue
+from issuer_portal.core.sensitive import SensitiveValue
 from provisioning.keys import JweKey
 
 ALGORITHM = "RSA-OAEP-256"

@@ -18,6 +18,7 @@ from jwcrypto import jwk
 
 from provisioning.jwe_key_parsing import MINIMUM_RSA_BITS, JweKeyError, parse_public_key
 from provisioning.models import VippsJweKey
+from provisioning.sandbox.material import sandbox_material
 
 __all__ = ["MINIMUM_RSA_BITS", "JweKey", "JweKeyError", "current_jwe_key", "parse_public_key"]
 
@@ -64,8 +65,6 @@ def current_jwe_key(now: datetime.datetime | None = None) -> JweKey:
             raise JweKeyError("VIPPS_JWE_KID must name the key in VIPPS_JWE_PUBLIC_KEY.")
         return _file_key(settings.VIPPS_JWE_PUBLIC_KEY, settings.VIPPS_JWE_KID)
     if settings.VIPPS_SANDBOX:
-        from provisioning.sandbox.material import sandbox_material
-
         material = sandbox_material()
         return _file_key(str(material.jwe_public_key), material.jwe_kid)
     if VippsJweKey.objects.filter(active=True, valid_until__lte=now).exists():

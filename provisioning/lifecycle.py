@@ -11,9 +11,10 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.audit import record_audit
-from issuer_portal.domain_errors import DomainError, ErrorCode
-from issuer_portal.models import Card, today
+from issuer_portal.cards.models import Card
+from issuer_portal.core.audit import record_audit
+from issuer_portal.core.domain_errors import DomainError, ErrorCode
+from issuer_portal.core.local_time import today
 from provisioning.models import IN_FLIGHT_STATES, AttemptState, ProvisioningAttempt
 from provisioning.retry_policy import schedule_retry
 from tokens.services import forget_wallet_state, wallet_state_for_card

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core import signing
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.audit import record_audit
-from issuer_portal.domain_errors import DomainError, ErrorCode
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
+from issuer_portal.core.audit import record_audit
+from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from provisioning.models import ProvisioningAttempt
 from tokens.status import CardWalletState, NextAction
 

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.models import Card, Cardholder
+from issuer_portal.cards.models import Card, Cardholder
 from provisioning.jwe_key_parsing import JweKeyError, parse_public_key
 
 

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from issuer_portal.metrics import PROVISIONING_RETRIES
+from issuer_portal.core.metrics import PROVISIONING_RETRIES
 from provisioning.models import AttemptState, ProvisioningAttempt
 
 logger = logging.getLogger(__name__)

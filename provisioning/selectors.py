@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from issuer_portal.domain_errors import DomainError, ErrorCode
-from issuer_portal.models import Cardholder
+from issuer_portal.cards.models import Cardholder
+from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from provisioning.models import ProvisioningAttempt
 
 

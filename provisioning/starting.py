@@ -10,11 +10,11 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.audit import record_audit
-from issuer_portal.counters import count_in_window
-from issuer_portal.domain_errors import DomainError, ErrorCode
-from issuer_portal.models import Card, Cardholder
-from issuer_portal.selectors import cards_for_cardholder
+from issuer_portal.cards.models import Card, Cardholder
+from issuer_portal.cards.selectors import cards_for_cardholder
+from issuer_portal.core.audit import record_audit
+from issuer_portal.core.counters import count_in_window
+from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from provisioning.lifecycle import (
     _refusal_message,
     cancel_in_flight_attempts,

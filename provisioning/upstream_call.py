@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from issuer_portal.audit import record_audit
-from issuer_portal.metrics import VIPPS_LATENCY
-from issuer_portal.observability import correlation
+from issuer_portal.core.audit import record_audit
+from issuer_portal.core.metrics import VIPPS_LATENCY
+from issuer_portal.core.observability import correlation
 from provisioning import vipps
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import JweKeyError, current_jwe_key

@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
-from issuer_portal.observability import mask_card_data
-from issuer_portal.outbound import OutboundError, TlsClientConfig, post_json
-from issuer_portal.sensitive import SensitiveValue
+from issuer_portal.core.observability import mask_card_data
+from issuer_portal.core.outbound import OutboundError, TlsClientConfig, post_json
+from issuer_portal.core.sensitive import SensitiveValue
+from provisioning.sandbox.material import sandbox_material
 
 # Assumption (spec, open point 2): the success body carries the link in this field.
 UNIVERSAL_LINK_FIELD = "universalLink"
@@ -134,8 +135,6 @@ def endpoint() -> tuple[str, TlsClientConfig]:
         "read_timeout": settings.VIPPS_READ_TIMEOUT,
     }
     if settings.VIPPS_SANDBOX:
-        from provisioning.sandbox.material import sandbox_material
-
         material = sandbox_material()
         return (
             f"https://127.0.0.1:{settings.VIPPS_SANDBOX_PORT}{SANDBOX_PATH}",

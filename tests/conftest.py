@@ -9,7 +9,7 @@ import os
 import pytest
 from django.db import connection
 
-from issuer_portal.models import Card, Cardholder
+from issuer_portal.cards.models import Card, Cardholder
 from tests.browser import browser_page  # noqa: F401 - fixture for browser tests
 from tests.factories import CardFactory, CardholderFactory, UserFactory
 
@@ -137,7 +137,7 @@ def raw_rows(model: type[Card] | type[Cardholder]) -> list[tuple]:
 @pytest.fixture
 def vipps_sandbox(settings):
     """The built-in Vipps sandbox on a free port, as the app's Vipps endpoint."""
-    from issuer_portal.outbound import reset_pools
+    from issuer_portal.core.outbound import reset_pools
     from provisioning.sandbox.server import start_sandbox
 
     sandbox = start_sandbox(port=0)

@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from stdnum import luhn
 from stdnum.no import fodselsnummer
 
-from issuer_portal.models import Card, Cardholder
+from issuer_portal.cards.models import Card, Cardholder
 
 _serial = itertools.count(1)
 _issued: set[str] = set()  # numbers handed out in this process: each only once

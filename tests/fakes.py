@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from issuer_portal.pki import Issued, issue, make_ca
+from issuer_portal.core.pki import Issued, issue, make_ca
 
 
 @dataclass

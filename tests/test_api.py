@@ -488,7 +488,7 @@ def test_jwks_from_an_https_url_is_fetched_once_and_cached(
     client, alice, settings, signing_keys, tmp_path
 ):
     from issuer_portal.api import authentication
-    from issuer_portal.outbound import reset_pools
+    from issuer_portal.core.outbound import reset_pools
     from tests.fakes import Answer, FakeServer
 
     keyset = jwk.JWKSet()

@@ -10,9 +10,9 @@ from cryptography.fernet import Fernet
 from django.core.management import call_command
 from django.test import override_settings
 
-from issuer_portal import crypto
-from issuer_portal.models import Card, Cardholder
-from issuer_portal.sensitive import SensitiveValue
+from issuer_portal.cards.models import Card, Cardholder
+from issuer_portal.core import crypto
+from issuer_portal.core.sensitive import SensitiveValue
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA, PAN_BOB, card_data_of, raw_rows
 
 pytestmark = pytest.mark.django_db
@@ -84,9 +84,9 @@ def _ciphertexts() -> list[str]:
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pan FROM issuer_portal_card")
+        cursor.execute("SELECT pan FROM cards_card")
         cards = [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT nin FROM issuer_portal_cardholder")
+        cursor.execute("SELECT nin FROM cards_cardholder")
         holders = [row[0] for row in cursor.fetchall()]
     return cards + holders
 

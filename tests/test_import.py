@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from issuer_portal.models import Card, Cardholder
+from issuer_portal.cards.models import Card, Cardholder
 from tests.conftest import raw_rows
 
 pytestmark = pytest.mark.django_db
@@ -134,6 +134,6 @@ def test_seed_demo_is_idempotent_and_covers_the_demo_cases(capsys, settings):
     assert any(card.is_expired() for card in Card.objects.all())
     assert {h.wallet_brand for h in Cardholder.objects.all()} == {"vipps", "mobilepay"}
     emma = Cardholder.objects.get(user__username="emma")
-    from issuer_portal.models import today
+    from issuer_portal.core.local_time import today
 
     assert emma.age_on(today()) < 15

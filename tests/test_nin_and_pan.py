@@ -7,8 +7,13 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from issuer_portal.nin import birth_date_from_nin, masked_nin, normalize_nin
-from issuer_portal.pan import expiry_last_day, network_for_pan, normalize_expiry, normalize_pan
+from issuer_portal.cards.nin import birth_date_from_nin, masked_nin, normalize_nin
+from issuer_portal.cards.pan import (
+    expiry_last_day,
+    network_for_pan,
+    normalize_expiry,
+    normalize_pan,
+)
 from tests.factories import danish_nin, finnish_nin, norwegian_nin, swedish_nin
 
 VALID = [

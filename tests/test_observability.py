@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from issuer_portal.observability import (
+from issuer_portal.core.observability import (
     CardDataMaskingFilter,
     ContextFilter,
     JsonFormatter,

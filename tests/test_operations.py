@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
 
-from issuer_portal.models import AuditEntry
+from issuer_portal.core.models import AuditEntry
 from provisioning import services
 from provisioning.models import ProvisioningAttempt, VippsJweKey
 from tests.conftest import card_data_of
@@ -94,7 +94,7 @@ def test_support_reads_but_cannot_retry_cancel_or_edit(client, support, alice, v
     )
     assert response.status_code == 403
     assert TokenRequestor.objects.get(pk=trid.pk).status == "active"
-    export = reverse("admin:issuer_portal_auditentry_export") + "?start=2026-01-01&end=2030-01-01"
+    export = reverse("admin:core_auditentry_export") + "?start=2026-01-01&end=2030-01-01"
     assert client.get(export).status_code == 403
 
 
@@ -139,7 +139,7 @@ def test_operations_retry_cancel_edit_and_export(client, operations, alice, bob,
     assert str(attempt.calls.get().trace_id) in html
 
     export = client.get(
-        reverse("admin:issuer_portal_auditentry_export"),
+        reverse("admin:core_auditentry_export"),
         {"start": "2000-01-01", "end": "2100-01-01"},
     )
     csv_text = b"".join(export.streaming_content).decode()
@@ -173,11 +173,11 @@ def test_no_card_data_in_any_staff_page(client, support, operations, alice, vipp
     pages = [
         reverse("admin:provisioning_provisioningattempt_changelist"),
         reverse("admin:provisioning_provisioningattempt_change", args=[attempt.pk]),
-        reverse("admin:issuer_portal_auditentry_changelist"),
-        reverse("admin:issuer_portal_card_changelist"),
-        reverse("admin:issuer_portal_cardholder_change", args=[alice.pk]),
+        reverse("admin:core_auditentry_changelist"),
+        reverse("admin:cards_card_changelist"),
+        reverse("admin:cards_cardholder_change", args=[alice.pk]),
     ] + [
-        reverse("admin:issuer_portal_auditentry_change", args=[entry.pk])
+        reverse("admin:core_auditentry_change", args=[entry.pk])
         for entry in AuditEntry.objects.all()[:5]
     ]
     for user in (support, operations):
@@ -192,19 +192,16 @@ def test_no_card_data_in_any_staff_page(client, support, operations, alice, vipp
 def test_the_audit_log_cannot_be_edited_or_deleted(client, operations, alice):
     client.force_login(operations)  # writes an auth.sign_in entry
     entry = AuditEntry.objects.first()
-    assert (
-        client.get(reverse("admin:issuer_portal_auditentry_change", args=[entry.pk])).status_code
-        == 200
-    )
+    assert client.get(reverse("admin:core_auditentry_change", args=[entry.pk])).status_code == 200
     assert (
         client.post(
-            reverse("admin:issuer_portal_auditentry_change", args=[entry.pk]), {"action": "x"}
+            reverse("admin:core_auditentry_change", args=[entry.pk]), {"action": "x"}
         ).status_code
         == 403
     )
     assert (
         client.post(
-            reverse("admin:issuer_portal_auditentry_delete", args=[entry.pk]), {"post": "yes"}
+            reverse("admin:core_auditentry_delete", args=[entry.pk]), {"post": "yes"}
         ).status_code
         == 403
     )
@@ -322,7 +319,7 @@ def test_card_admin_shows_the_wallet_panel_refreshes_and_links_to_attempts(
     card = alice.cards.get(last4="1111")
     token = add_simulated_token(card=card, trid="40010082040")
     client.force_login(operations)
-    html = client.get(reverse("admin:issuer_portal_card_change", args=[card.pk])).content.decode()
+    html = client.get(reverse("admin:cards_card_change", args=[card.pk])).content.decode()
     assert "40010082040 Vipps (ecom, active)" in html
     assert f"…{token.token_reference[-6:]}" in html and token.token_reference not in html
     assert f"?card__id__exact={card.pk}" in html
@@ -334,7 +331,7 @@ def test_card_admin_shows_the_wallet_panel_refreshes_and_links_to_attempts(
     )
     assert filtered.status_code == 200 and str(attempt.public_id) not in filtered.content.decode()
     refreshed = client.post(
-        reverse("admin:issuer_portal_card_changelist"),
+        reverse("admin:cards_card_changelist"),
         {"action": "refresh_token_status", "_selected_action": [card.pk]},
         follow=True,
     )

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
 from tests.factories import CardFactory
 

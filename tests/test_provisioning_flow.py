@@ -382,7 +382,7 @@ def test_readyz_checks_the_vipps_client_configuration_without_calling_vipps(
 ):
     import datetime as dt
 
-    from issuer_portal.pki import issue, make_ca
+    from issuer_portal.core.pki import issue, make_ca
 
     assert client.get("/readyz").json()["checks"]["vipps_client"] == "ok"  # the sandbox's
     settings.VIPPS_SANDBOX = False

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from django.utils import timezone
 
-from issuer_portal.sensitive import SensitiveValue
+from issuer_portal.core.sensitive import SensitiveValue
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import JweKey, JweKeyError, current_jwe_key, parse_public_key
 from provisioning.models import VippsJweKey

@@ -9,8 +9,8 @@ import pytest
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
-from issuer_portal.outbound import reset_pools
-from issuer_portal.pki import issue, make_ca
+from issuer_portal.core.outbound import reset_pools
+from issuer_portal.core.pki import issue, make_ca
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
 from tests.fakes import Answer, FakeServer
 from tokens import adapters
@@ -264,7 +264,7 @@ def test_adapter_choice_per_network_and_unknown_keys(settings):
     settings.TOKEN_SERVICE_ADAPTER = "visa-magic"
     with pytest.raises(ImproperlyConfigured, match="Unknown token service adapter 'visa-magic'"):
         adapters.validate_configuration()
-    settings.TOKEN_SERVICE_ADAPTER = "issuer_portal.models.Card"
+    settings.TOKEN_SERVICE_ADAPTER = "issuer_portal.cards.models.Card"
     with pytest.raises(ImproperlyConfigured, match="not a TokenServiceAdapter"):
         adapters.validate_configuration()
 

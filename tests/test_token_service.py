@@ -11,7 +11,7 @@ import pytest
 from django.core.cache import cache
 from django.core.management import CommandError, call_command
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
 from tests.factories import CardFactory
 from tokens.models import CardToken, SimulatedToken, TokenNotification
@@ -135,7 +135,7 @@ def test_card_list_shows_status_words_badges_and_actions(client, alice, bob, set
 
 
 def test_under_15_and_unsupported_cards_say_why(client, db):
-    from issuer_portal.models import today
+    from issuer_portal.core.local_time import today
     from tests.factories import CardholderFactory, UserFactory
 
     child = CardholderFactory(

@@ -6,9 +6,9 @@ import uuid
 
 import pytest
 
-from issuer_portal.outbound import reset_pools
-from issuer_portal.pki import issue, make_ca
-from issuer_portal.sensitive import SensitiveValue
+from issuer_portal.core.outbound import reset_pools
+from issuer_portal.core.pki import issue, make_ca
+from issuer_portal.core.sensitive import SensitiveValue
 from provisioning import vipps
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import current_jwe_key

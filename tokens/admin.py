@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.admin_mixins import ReadOnlyAdminMixin
+from issuer_portal.core.admin_mixins import ReadOnlyAdminMixin
 from tokens.models import CardToken, TokenNotification, TokenRequestor
 from tokens.status import masked_reference
 

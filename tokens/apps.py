@@ -14,7 +14,7 @@ class TokensConfig(AppConfig):
         # An unknown or broken TOKEN_SERVICE_ADAPTER stops startup, not the first page view.
         validate_configuration()
 
-        from issuer_portal.audit import audit_changes_of
+        from issuer_portal.core.audit import audit_changes_of
         from tokens.models import TokenRequestor
 
         audit_changes_of(

@@ -6,8 +6,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.models import Card
-from issuer_portal.pan import Network
+from issuer_portal.cards.models import Card
+from issuer_portal.cards.pan import Network
 
 
 class TridKind(models.TextChoices):

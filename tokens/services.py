@@ -20,10 +20,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
-from issuer_portal.audit import record_audit
-from issuer_portal.domain_errors import DomainError, ErrorCode
-from issuer_portal.metrics import TOKEN_SERVICE_LATENCY, TOKEN_STATUS_CACHE
-from issuer_portal.models import Card, today
+from issuer_portal.cards.models import Card
+from issuer_portal.core.audit import record_audit
+from issuer_portal.core.domain_errors import DomainError, ErrorCode
+from issuer_portal.core.local_time import today
+from issuer_portal.core.metrics import TOKEN_SERVICE_LATENCY, TOKEN_STATUS_CACHE
 from tokens.adapters import adapter_for_network
 from tokens.adapters.base import NetworkToken, TokenServiceError
 from tokens.models import CardToken, TokenNotification, TokenRequestor, TokenStatus

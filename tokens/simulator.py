@@ -8,7 +8,7 @@ import secrets
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tokens.models import SimulatedToken, TokenRequestor, TokenStatus, TokenType, TridKind
 from tokens.services import forget_wallet_state
 

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.models import Card, CardState
+from issuer_portal.cards.models import Card, CardState
 from tokens.adapters.base import NetworkToken
 from tokens.models import TokenStatus
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tokens.services import refresh_wallet_states
 
 REFRESH_TIME_LIMIT = 3300

@@ -6,9 +6,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from issuer_portal.client_address import client_ip
-from issuer_portal.counters import count_in_window, current_count
-from issuer_portal.domain_errors import DomainError, ErrorCode, error_body
+from issuer_portal.core.client_address import client_ip
+from issuer_portal.core.counters import count_in_window, current_count
+from issuer_portal.core.domain_errors import DomainError, ErrorCode, error_body
 from tokens.services import receive_token_notification
 
 # The webhook's own answer to each refusal (it has a caller of its own: the token service).

@@ -20,7 +20,7 @@ from jwcrypto import jwk, jwt
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from issuer_portal.outbound import OutboundError, TlsClientConfig, get_json
+from issuer_portal.core.outbound import OutboundError, TlsClientConfig, get_json
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from issuer_portal.domain_errors import DomainError, ErrorCode, error_body
+from issuer_portal.core.domain_errors import DomainError, ErrorCode, error_body
 
 
 class ApiError(exceptions.APIException):

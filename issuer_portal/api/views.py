@@ -13,7 +13,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from issuer_portal import selectors
 from issuer_portal.api.errors import ApiError
 from issuer_portal.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from issuer_portal.api.idempotency import idempotent
@@ -26,8 +25,9 @@ from issuer_portal.api.serializers import (
     TokenRequestSerializer,
     TokenResponseSerializer,
 )
-from issuer_portal.audit import record_audit
-from issuer_portal.models import Cardholder
+from issuer_portal.cards import selectors
+from issuer_portal.cards.models import Cardholder
+from issuer_portal.core.audit import record_audit
 from provisioning import services
 from provisioning.models import AttemptState, Channel
 from provisioning.selectors import attempt_for_cardholder

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from django.conf import settings
 
-from issuer_portal.pki import issue, make_ca
+from issuer_portal.core.pki import issue, make_ca
 
 
 @dataclass(frozen=True)

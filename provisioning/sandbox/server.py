@@ -26,8 +26,8 @@ from django.conf import settings
 from django.core import signing
 from jwcrypto import jwe, jwk
 
-from issuer_portal.models import Card
-from issuer_portal.nin import normalize_nin
+from issuer_portal.cards.models import Card
+from issuer_portal.cards.nin import normalize_nin
 from provisioning.sandbox.material import SandboxMaterial, sandbox_material
 from provisioning.vipps import SANDBOX_PATH, UNIVERSAL_LINK_FIELD
 

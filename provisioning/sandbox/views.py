@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from issuer_portal.models import WALLET_BRAND_BY_COUNTRY, Card, Country
+from issuer_portal.cards.models import WALLET_BRAND_BY_COUNTRY, Card, Country
 from provisioning.sandbox.server import LINK_SALT
 from tokens.models import CardToken, TokenRequestor
 from tokens.simulator import add_simulated_token

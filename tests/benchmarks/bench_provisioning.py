@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from issuer_portal.outbound import reset_pools
+from issuer_portal.core.outbound import reset_pools
 from provisioning import vipps
 from provisioning.models import ProvisioningAttempt
 from tests.test_vipps_client import request_for

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from issuer_portal.url_policy import outbound_url_problem
+from issuer_portal.core.url_policy import outbound_url_problem
 from tests.test_settings import manage, production_env
 
 
@@ -99,7 +99,7 @@ def test_a_lookalike_loopback_url_is_refused_at_startup(tmp_path, name):
 
 
 def test_the_outbound_choke_point_refuses_a_lookalike_host_at_call_time():
-    from issuer_portal.outbound import OutboundError, TlsClientConfig, post_json
+    from issuer_portal.core.outbound import OutboundError, TlsClientConfig, post_json
 
     with pytest.raises(OutboundError) as refused:
         post_json("http://127.0.0.1@evil.example/", {}, config=TlsClientConfig())
@@ -111,7 +111,7 @@ def test_the_outbound_choke_point_refuses_a_lookalike_host_at_call_time():
 def test_demo_seeding_refuses_outside_debug_and_creates_nothing(settings, command):
     from django.contrib.auth import get_user_model
 
-    from issuer_portal.models import Card
+    from issuer_portal.cards.models import Card
 
     settings.DEBUG = False
     with pytest.raises(CommandError, match="only with DJANGO_DEBUG on"):

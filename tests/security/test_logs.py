@@ -146,7 +146,7 @@ def test_the_shipped_gunicorn_config_masks_card_numbers_in_the_access_log(tmp_pa
     ],
 )
 def test_admin_search_never_echoes_a_card_number_whatever_the_separator(admin_client, alice, query):
-    response = admin_client.get("/admin/issuer_portal/card/", {"q": query}, follow=True)
+    response = admin_client.get("/admin/cards/card/", {"q": query}, follow=True)
     page = response.content.decode()
     assert response.redirect_chain, "the search is refused with a redirect"
     assert query not in page

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import RequestFactory
 
-from issuer_portal.client_address import client_ip
-from issuer_portal.models import AuditEntry
+from issuer_portal.core.client_address import client_ip
+from issuer_portal.core.models import AuditEntry
 
 PROXY = "10.0.0.1"
 PASSWORD = "correct horse battery"

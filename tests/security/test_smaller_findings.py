@@ -13,7 +13,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from issuer_portal.models import AuditEntry
+from issuer_portal.core.models import AuditEntry
 from provisioning import services
 from provisioning.models import ProvisioningAttempt, UpstreamCall
 from tokens.services import notification_signature
@@ -28,7 +28,7 @@ def test_the_audit_export_neutralises_spreadsheet_formulas(client, admin_client)
         client.post("/accounts/login/", {"username": username, "password": "wrong"})
     today = timezone.localdate().isoformat()
     response = admin_client.get(
-        reverse("admin:issuer_portal_auditentry_export"), {"start": today, "end": today}
+        reverse("admin:core_auditentry_export"), {"start": today, "end": today}
     )
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     object_ids = {row[4] for row in rows[1:] if row[2] == "auth.sign_in"}
@@ -40,7 +40,7 @@ def test_the_audit_export_neutralises_spreadsheet_formulas(client, admin_client)
 
 
 def test_tab_and_carriage_return_starts_are_neutralised_too():
-    from issuer_portal.admin import spreadsheet_safe
+    from issuer_portal.core.admin_mixins import spreadsheet_safe
 
     assert spreadsheet_safe("\tcmd") == "'\tcmd" and spreadsheet_safe("\rcmd") == "'\rcmd"
     assert spreadsheet_safe("alice") == "alice"

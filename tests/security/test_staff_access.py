@@ -102,10 +102,10 @@ def test_support_cannot_post_the_refresh_action(client, support, alice):
     card = alice.cards.first()
     client.force_login(support)
     response = client.post(
-        reverse("admin:issuer_portal_card_changelist"),
+        reverse("admin:cards_card_changelist"),
         {"action": "refresh_token_status", "_selected_action": [card.pk]},
     )
-    from issuer_portal.models import AuditEntry
+    from issuer_portal.core.models import AuditEntry
 
     assert response.status_code in (200, 302)
     assert not AuditEntry.objects.filter(action__startswith="tokens.").exists()
@@ -120,8 +120,8 @@ def test_support_cannot_post_the_refresh_action(client, support, alice):
         ("admin:tokens_cardtoken_changelist", "token_reference__startswith=DN"),
         ("admin:provisioning_provisioningattempt_changelist", "universal_link__startswith=https"),
         ("admin:tokens_tokennotification_changelist", "token_reference__startswith=DN"),
-        ("admin:issuer_portal_cardholder_changelist", "nin_hmac__startswith=a"),
-        ("admin:issuer_portal_card_changelist", "pan_hmac__startswith=a"),
+        ("admin:cards_cardholder_changelist", "nin_hmac__startswith=a"),
+        ("admin:cards_card_changelist", "pan_hmac__startswith=a"),
         ("admin:auth_user_changelist", "password__startswith=pbkdf2"),
         ("admin:otp_totp_totpdevice_changelist", "key__startswith=a"),
     ],
@@ -136,7 +136,7 @@ def test_the_filters_admin_offers_still_work(admin_client, alice):
     for url in (
         f"{reverse('admin:provisioning_provisioningattempt_changelist')}?state__exact=failed",
         f"{reverse('admin:provisioning_provisioningattempt_changelist')}?card__id__exact={card.pk}",
-        f"{reverse('admin:issuer_portal_card_changelist')}?network__exact=visa",
-        f"{reverse('admin:issuer_portal_auditentry_changelist')}?created_at__year=2026",
+        f"{reverse('admin:cards_card_changelist')}?network__exact=visa",
+        f"{reverse('admin:core_auditentry_changelist')}?created_at__year=2026",
     ):
         assert admin_client.get(url).status_code == 200, url

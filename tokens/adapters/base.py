@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tokens.models import TokenStatus, TokenType
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from django.conf import settings
 
-from issuer_portal.outbound import OutboundError, TlsClientConfig, post_json
+from issuer_portal.core.outbound import OutboundError, TlsClientConfig, post_json
 from tokens.adapters.base import NetworkToken, TokenServiceAdapter, TokenServiceError
 from tokens.models import TokenStatus, TokenType
 

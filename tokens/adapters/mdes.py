@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tokens.adapters.base import NetworkToken
 from tokens.adapters.http import HttpTokenServiceAdapter, as_list, checked_token, malformed
 from tokens.models import TokenStatus, TokenType

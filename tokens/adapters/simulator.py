@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from django.conf import settings
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tokens.adapters.base import NetworkToken, TokenServiceAdapter, TokenServiceError
 from tokens.models import SimulatedToken
 

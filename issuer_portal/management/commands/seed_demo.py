@@ -12,9 +12,9 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from issuer_portal.management.demo import DemoOnlyCommand
-from issuer_portal.models import Card, CardState
-from issuer_portal.services import IMPORT_COLUMNS, import_cards_csv
+from issuer_portal.cards.models import Card, CardState
+from issuer_portal.cards.services import IMPORT_COLUMNS, import_cards_csv
+from issuer_portal.core.demo_only import DemoOnlyCommand
 
 DEMO_PASSWORD = "vipps-demo-2026"
 DEMO_ADMIN = ("admin", "admin-demo-2026")

@@ -6,7 +6,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tokens.services import refresh_wallet_states
 
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
 from tokens.models import SimulatedToken, TokenStatus
 from tokens.simulator import add_simulated_token, remove_simulated_tokens
 

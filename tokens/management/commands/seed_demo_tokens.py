@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from issuer_portal.management.demo import DemoOnlyCommand
-from issuer_portal.models import Card
+from issuer_portal.cards.models import Card
+from issuer_portal.core.demo_only import DemoOnlyCommand
 from tokens.models import TokenRequestor
 from tokens.simulator import add_simulated_token
 

@@ -1,0 +1,34 @@
+"""Every sign-in, successful or not, is audited and feeds the per-username failure ceiling."""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+from issuer_portal.accounts.lockout import count_username_failure, forget_username_failures
+from issuer_portal.core.audit import record_audit
+
+
+def signed_in(sender: object, request: object, user: object, **kwargs: object) -> None:
+    forget_username_failures(user.get_username())
+    record_audit(
+        "auth.sign_in", obj=user, object_id=user.get_username(), actor=user, request=request
+    )
+
+
+def sign_in_failed(
+    sender: object, credentials: dict, request: object = None, **kwargs: object
+) -> None:
+    # Only the username: Django has already replaced the password with stars.
+    count_username_failure(str(credentials.get("username", "")))
+    record_audit(
+        "auth.sign_in",
+        outcome="failure",
+        object_type="auth.user",
+        object_id=str(credentials.get("username", ""))[:64],
+        request=request,
+    )
+
+
+def connect_sign_in_receivers() -> None:
+    user_logged_in.connect(signed_in, dispatch_uid="audit-sign-in")
+    user_login_failed.connect(sign_in_failed, dispatch_uid="audit-sign-in-failed")
