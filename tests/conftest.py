@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 
 import pytest
+import redis
+from django.conf import settings
 from django.db import connection
 
 from issuer_portal.cards.models import Card, Cardholder
@@ -146,3 +148,22 @@ def vipps_sandbox(settings):
     yield sandbox
     sandbox.stop()
     reset_pools()
+
+
+def assert_no_card_data_in_cache(secrets: list[str]) -> None:
+    """Every key and value of the configured cache (Redis when REDIS_URL is set)."""
+    if settings.REDIS_URL:
+        # The cache's database and the broker's: every key, every value.
+        for url in {settings.CACHES["default"]["LOCATION"], settings.CELERY_BROKER_URL}:
+            raw = redis.Redis.from_url(url)
+            for key in raw.scan_iter(count=1000):
+                value = raw.dump(key) or b""
+                for secret in secrets:
+                    assert secret.encode() not in key and secret.encode() not in value
+        return
+    from django.core.cache.backends.locmem import _caches
+
+    for store in _caches.values():
+        for key, value in store.items():
+            for secret in secrets:
+                assert secret not in key and secret.encode() not in value

@@ -12,6 +12,9 @@ from stdnum import luhn
 from stdnum.no import fodselsnummer
 
 from issuer_portal.cards.models import Card, Cardholder
+from provisioning import vipps
+from provisioning.jwe import encrypt_card_data
+from provisioning.keys import current_jwe_key
 
 _serial = itertools.count(1)
 _issued: set[str] = set()  # numbers handed out in this process: each only once
@@ -121,3 +124,20 @@ class CardFactory(factory.django.DjangoModelFactory):
         card = cls._build(model_class, *args, **kwargs)
         card.save()
         return card
+
+
+def request_for(card, **overrides) -> vipps.ProvisioningRequest:
+    holder = card.cardholder
+    fields = {
+        "encrypted_card_data": encrypt_card_data(
+            pan=card.pan, expiry=card.expiry, key=current_jwe_key()
+        ),
+        "country_code": holder.country,
+        "nin": holder.nin,
+        "issuer_name": "Demo Bank ASA",
+        "last4": card.last4,
+        "return_url": "http://127.0.0.1:8000/provisioning/x/return/?sig=abc",
+        "suggested_nickname": None,
+    }
+    fields.update(overrides)
+    return vipps.ProvisioningRequest(**fields)

@@ -10,7 +10,7 @@ from django.core.cache import cache
 from issuer_portal.core.outbound import reset_pools
 from provisioning import vipps
 from provisioning.models import ProvisioningAttempt
-from tests.test_vipps_client import request_for
+from tests.factories import request_for
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from issuer_portal.core.url_policy import outbound_url_problem
-from tests.test_settings import manage, production_env
+from tests.processes import manage, production_env
 
 
 def test_a_forgotten_vipps_url_stops_startup_instead_of_switching_on_the_sandbox(tmp_path):

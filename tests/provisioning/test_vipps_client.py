@@ -13,25 +13,9 @@ from provisioning import vipps
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import current_jwe_key
 from tests.conftest import PAN_ALICE_VISA
+from tests.factories import request_for
 
 pytestmark = pytest.mark.django_db
-
-
-def request_for(card, **overrides) -> vipps.ProvisioningRequest:
-    holder = card.cardholder
-    fields = {
-        "encrypted_card_data": encrypt_card_data(
-            pan=card.pan, expiry=card.expiry, key=current_jwe_key()
-        ),
-        "country_code": holder.country,
-        "nin": holder.nin,
-        "issuer_name": "Demo Bank ASA",
-        "last4": card.last4,
-        "return_url": "http://127.0.0.1:8000/provisioning/x/return/?sig=abc",
-        "suggested_nickname": None,
-    }
-    fields.update(overrides)
-    return vipps.ProvisioningRequest(**fields)
 
 
 @pytest.fixture

@@ -2,77 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-# Variables of the test run that must not leak into the production-like child processes.
-_LOCAL_ONLY = {
-    "DJANGO_DEBUG",
-    "DJANGO_DEV_SECRETS",
-    "DJANGO_SECURE_SSL_REDIRECT",
-    "DJANGO_STATIC_MANIFEST",
-    "LOCAL_STATE_DIR",
-    "DJANGO_SECRET_KEY",
-    "FIELD_ENCRYPTION_KEYS",
-    "FIELD_HMAC_KEY",
-    "VIPPS_SANDBOX",
-    "TOKEN_SERVICE_ADAPTER",
-    "ADMIN_REQUIRE_OTP",
-    "READINESS_CACHE_SECONDS",
-    "STAND_INS_ALLOWED",
-}
+from tests.processes import manage, production_env
 
-
-def vipps_client_env() -> dict[str, str]:
-    """A complete real-Vipps client configuration (files from the sandbox's generated material)."""
-    from provisioning.sandbox.material import sandbox_material
-
-    material = sandbox_material()
-    return {
-        "VIPPS_PROVISIONING_URL": "https://api.vipps.example/provisioning/v1/cards",
-        "VIPPS_CLIENT_CERT": str(material.client_cert.resolve()),
-        "VIPPS_CLIENT_KEY": str(material.client_key.resolve()),
-        "VIPPS_CA_BUNDLE": str(material.ca_cert.resolve()),
-        "VIPPS_JWE_PUBLIC_KEY": str(material.jwe_public_key.resolve()),
-        "VIPPS_JWE_KID": material.jwe_kid,
-    }
-
-
-def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _LOCAL_ONLY}
-    env.update(
-        DJANGO_SETTINGS_MODULE="issuer_portal.settings",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(50),
-        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
-        FIELD_HMAC_KEY=secrets.token_urlsafe(32),
-        DJANGO_ALLOWED_HOSTS="cards.bank.example",
-        PUBLIC_BASE_URL="https://cards.bank.example",
-        LOCAL_STATE_DIR=str(tmp_path / "state"),
-        TOKEN_SERVICE_ADAPTER="mdes",
-        MDES_BASE_URL="https://mdes.bank.example",
-        **vipps_client_env(),
-    )
-    env.setdefault("DATABASE_URL", f"sqlite:///{tmp_path / 'prod.sqlite3'}")
-    env.update(overrides)
-    return {k: v for k, v in env.items() if v != ""}
-
-
-def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 def test_check_deploy_with_production_settings_reports_nothing(tmp_path):

@@ -72,3 +72,38 @@ def test_the_test_fakes_fail_closed(tmp_path):
         server.stop()
     with pytest.raises(TypeError):
         FakeServer()  # no default answer
+
+
+def test_each_app_migrations_change_only_what_that_app_owns():
+    """Schema operations are per app by construction (foreign keys only point at other apps);
+    data migrations load only their own app's models, and only the accounts app, which owns the
+    staff roles, creates groups."""
+    import re
+    from pathlib import Path
+
+    from django.apps import apps
+
+    ours = [
+        config
+        for config in apps.get_app_configs()
+        if config.name.split(".")[0] in {"issuer_portal", "provisioning", "tokens"}
+    ]
+    checked = 0
+    for config in ours:
+        for migration in sorted((Path(config.path) / "migrations").glob("0*.py")):
+            source = migration.read_text()
+            named = set(re.findall(r"""get_model\(\s*["'](\w+)["']""", source))
+            allowed = (
+                {config.label, "auth", "contenttypes"}
+                if config.label == "accounts"
+                else {config.label}
+            )
+            assert named <= allowed, f"{migration}: models of {sorted(named - allowed)}"
+            checked += 1
+    assert checked >= 6
+    assert "Group" not in "".join(
+        m.read_text()
+        for config in ours
+        if config.label != "accounts"
+        for m in (Path(config.path) / "migrations").glob("0*.py")
+    )

@@ -16,7 +16,7 @@ from provisioning.models import ProvisioningAttempt
 from tests.factories import CardFactory, CardholderFactory, UserFactory
 from tests.processes import celery_worker_command
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import logging
 import re
-import time
 
 import pytest
 from django.core.cache import cache
@@ -296,7 +295,7 @@ def test_full_journey_add_then_contactless_and_no_card_data_anywhere(
             dump = repr(cursor.fetchall())
             for secret in secrets:
                 assert secret not in dump, model._meta.db_table
-    from tests.test_services import assert_no_card_data_in_cache
+    from tests.conftest import assert_no_card_data_in_cache
 
     assert_no_card_data_in_cache(secrets)
 
@@ -338,22 +337,14 @@ def test_broker_down_at_the_click_still_answers_and_the_sweeper_recovers(
     app.conf.task_always_eager = False
     app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
 
-    def reset_pool() -> None:
-        # Celery caches its pools: look them up again for the broker URL now configured
-        # (what Celery itself does after a fork).
-        app._pool = None
-        app.amqp._producer_pool = None
-
     try:
-        reset_pool()
-        started = time.monotonic()
+        app.close()  # Celery keeps its connection pools: the next publish uses the dead broker
         response = provision(client, visa, on_commit=django_capture_on_commit_callbacks)
-        waited = time.monotonic() - started
     finally:
         app.conf.task_always_eager, app.conf.broker_url = saved
-        reset_pool()
-    assert response.status_code == 302  # the pending page, not an error
-    assert waited < 3.0, f"the click waited {waited:.1f}s on a dead broker"
+        app.close()
+    # The pending page, not an error (how fast it answers is measured in the benchmarks).
+    assert response.status_code == 302
     attempt = ProvisioningAttempt.objects.get()
     assert attempt.state == "requested"
     # Later the sweeper finds it waiting past its retry time and queues it again (eager here).

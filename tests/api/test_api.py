@@ -487,7 +487,6 @@ def test_idempotency_keys_are_kept_a_day_then_purged(client, alice, vipps_sandbo
 def test_jwks_from_an_https_url_is_fetched_once_and_cached(
     client, alice, settings, signing_keys, tmp_path
 ):
-    from issuer_portal.api import authentication
     from issuer_portal.core.outbound import reset_pools
     from tests.fakes import Answer, FakeServer
 
@@ -499,15 +498,16 @@ def test_jwks_from_an_https_url_is_fetched_once_and_cached(
     try:
         settings.OIDC_ISSUER, settings.OIDC_AUDIENCE = ISSUER, AUDIENCE
         settings.OIDC_JWKS_FILE = ""
-        settings.OIDC_JWKS_URL = f"{server.url}/.well-known/jwks.json"
+        # A path of this test's own, so no key set cached by another test answers for it.
+        jwks_path = f"/{uuid.uuid4()}/jwks.json"
+        settings.OIDC_JWKS_URL = f"{server.url}{jwks_path}"
         settings.OIDC_CA_BUNDLE = str(server.ca.write(tmp_path, "idp-ca")[0])
-        authentication._jwks_cache.clear()
         for _ in range(3):
             token = make_jwt(signing_keys["rsa"])
             assert client.get("/api/v1/cards/", **bearer(token)).status_code == 200
-        assert [r.path for r in server.requests] == ["/.well-known/jwks.json"]
+        assert [r.path for r in server.requests] == [jwks_path]
         # An identity provider we cannot reach or trust: 401, never a 500.
-        authentication._jwks_cache.clear()
+        settings.OIDC_JWKS_URL = f"{server.url}/{uuid.uuid4()}/jwks.json"
         settings.OIDC_CA_BUNDLE = ""
         reset_pools()
         assert (
@@ -516,4 +516,3 @@ def test_jwks_from_an_https_url_is_fetched_once_and_cached(
     finally:
         server.stop()
         reset_pools()
-        authentication._jwks_cache.clear()

@@ -9,7 +9,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 
-from tests.conftest import PAN_ALICE_VISA
+from tests.conftest import PAN_ALICE_VISA, assert_no_card_data_in_cache
 
 
 @pytest.mark.django_db
@@ -47,22 +47,3 @@ def test_no_card_data_reaches_redis(client, alice):
     client.force_login(alice.user)
     client.get("/cards/")
     assert_no_card_data_in_cache([PAN_ALICE_VISA, alice.nin.reveal()])
-
-
-def assert_no_card_data_in_cache(secrets: list[str]) -> None:
-    """Every key and value of the configured cache (Redis when REDIS_URL is set)."""
-    if settings.REDIS_URL:
-        # The cache's database and the broker's: every key, every value.
-        for url in {settings.CACHES["default"]["LOCATION"], settings.CELERY_BROKER_URL}:
-            raw = redis.Redis.from_url(url)
-            for key in raw.scan_iter(count=1000):
-                value = raw.dump(key) or b""
-                for secret in secrets:
-                    assert secret.encode() not in key and secret.encode() not in value
-        return
-    from django.core.cache.backends.locmem import _caches
-
-    for store in _caches.values():
-        for key, value in store.items():
-            for secret in secrets:
-                assert secret not in key and secret.encode() not in value
