@@ -29,11 +29,13 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-## test: lint and import contracts, then the suite with branch coverage (fails below the floor
-## in pyproject.toml); PostgreSQL/Redis when DATABASE_URL/REDIS_URL are set
+## test: lint and import contracts, then the suite with branch coverage; PostgreSQL/Redis when
+## DATABASE_URL/REDIS_URL are set. Coverage floor: pyproject.toml's (the run without those
+## services), or COVERAGE_FLOOR (CI sets the figure the whole suite reaches).
 test: lint
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered
+	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered \
+		$(if $(COVERAGE_FLOOR),--cov-fail-under=$(COVERAGE_FLOOR))
 
 ## bench: performance benchmarks (not part of make test)
 bench: install
