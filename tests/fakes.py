@@ -15,6 +15,12 @@ from typing import Any
 from issuer_portal.core.pki import Issued, issue, make_ca
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops connections when a test opens ten at once
+    # (the client then retries after a second, past short connect timeouts).
+    request_queue_size = 128
+
+
 @dataclass
 class Answer:
     status: int = 200
@@ -90,7 +96,7 @@ class FakeServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         if self.tls:
             assert directory is not None

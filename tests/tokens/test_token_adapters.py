@@ -228,7 +228,7 @@ def test_the_lookups_of_ten_cards_are_in_flight_together(fake, http_adapters, al
     """Ten cards, ten requests at once: the fake answers none until all ten have arrived."""
     for _ in range(8):
         CardFactory(cardholder=alice)  # Visa, like alice's first card; her other is a Mastercard
-    all_ten_arrived = threading.Barrier(10, timeout=5)
+    all_ten_arrived = threading.Barrier(10, timeout=15)
 
     def answer(request):
         all_ten_arrived.wait()  # sequential lookups would break the barrier: a 500, a failed test
