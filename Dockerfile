@@ -27,9 +27,12 @@ RUN --mount=type=secret,id=pip_ca \
  && python3 -m venv /opt/venv && pip install -r requirements.txt
 
 COPY . .
-# collectstatic needs settings but no real secrets or services: throwaway ones, deleted after.
-RUN DJANGO_DEV_SECRETS=1 LOCAL_STATE_DIR=/tmp/build-state VIPPS_SANDBOX=1 \
-    TOKEN_SERVICE_ADAPTER=simulator python manage.py collectstatic --noinput -v0 \
+# The catalogues and collectstatic need settings but no real secrets or services: throwaway ones,
+# deleted after. An incomplete translation fails the build.
+RUN export DJANGO_DEV_SECRETS=1 LOCAL_STATE_DIR=/tmp/build-state VIPPS_SANDBOX=1 \
+    TOKEN_SERVICE_ADAPTER=simulator \
+ && python manage.py compile_translations \
+ && python manage.py collectstatic --noinput -v0 \
  && rm -rf /tmp/build-state var .venv \
  && chown -R root:root /app /opt/venv && chmod -R go-w /app /opt/venv
 

@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: demo test lint install migrate bench clean image-test
+.PHONY: demo test lint install translations migrate bench clean image-test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -14,8 +14,12 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 install: $(VENV)/.installed
 
+## translations: compile the catalogues (fails on an untranslated or fuzzy message)
+translations: install
+	$(DEMO_ENV) $(PY) manage.py compile_translations
+
 ## demo: install, migrate, seed demo data and serve on http://127.0.0.1:8000
-demo: install
+demo: install translations
 	$(DEMO_ENV) $(PY) manage.py migrate --noinput
 	$(DEMO_ENV) $(PY) manage.py seed_demo
 	$(DEMO_ENV) $(PY) manage.py seed_demo_tokens
@@ -32,7 +36,7 @@ lint: install
 ## test: lint and import contracts, then the suite with branch coverage; PostgreSQL/Redis when
 ## DATABASE_URL/REDIS_URL are set. Coverage floor: pyproject.toml's (the run without those
 ## services), or COVERAGE_FLOOR (CI sets the figure the whole suite reaches).
-test: lint
+test: lint translations
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered \
 		$(if $(COVERAGE_FLOOR),--cov-fail-under=$(COVERAGE_FLOOR))

@@ -19,6 +19,7 @@ from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
 
 from issuer_portal.core.observability import log_output_config
+from issuer_portal.core.theme import style_hash, theme_style
 from issuer_portal.core.url_policy import outbound_url_problem
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -114,6 +115,10 @@ for _loopback in ("localhost", "127.0.0.1"):
 CSRF_TRUSTED_ORIGINS = [f"{_public.scheme}://{_public.netloc}"]
 
 ISSUER_NAME: str = env.str("ISSUER_NAME", default="Demo Bank ASA")
+# The bank's colour (links, focus rings, its own buttons) and how cardholders reach it when
+# something needs a person (shown on failure pages), e.g. "+47 915 00000" or a support address.
+ISSUER_COLOUR: str = env.str("ISSUER_COLOUR", default="#1f4fd1").lower()
+ISSUER_CONTACT: str = env.str("ISSUER_CONTACT", default="")
 
 INSTALLED_APPS = [
     "issuer_portal.admin_config.IssuerAdminConfig",
@@ -495,15 +500,18 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
 if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     # Only behind a proxy that sets this header itself; otherwise clients could spoof it.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The issuer's colour goes into one inline style element, allowed by its hash (nothing else is).
+THEME_STYLE = theme_style(ISSUER_COLOUR)
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-    "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+    f"default-src 'self'; img-src 'self' data:; style-src 'self' '{style_hash(THEME_STYLE)}'; "
+    "script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
 )
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
     ("en", "English"),
     ("nb", "Norsk bokmål"),
+    ("sv", "Svenska"),
     ("da", "Dansk"),
     ("fi", "Suomi"),
 ]

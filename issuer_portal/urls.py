@@ -5,6 +5,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from issuer_portal import monitoring
+from issuer_portal.accounts.views import SignOutView
 
 urlpatterns = [
     path("", include("issuer_portal.web.urls")),
@@ -13,7 +14,7 @@ urlpatterns = [
         auth_views.LoginView.as_view(redirect_authenticated_user=True),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", SignOutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("issuer_portal.api.urls")),
     path("tokens/", include("tokens.urls")),

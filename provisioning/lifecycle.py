@@ -4,6 +4,7 @@ giving up, the user's return, the sweeper, what to tell the user, and the staff'
 from __future__ import annotations
 
 import datetime
+from enum import StrEnum
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -177,7 +178,7 @@ def user_message(attempt: ProvisioningAttempt) -> str:
         NOT_ELIGIBLE_PREFIX
     ):
         return _refusal_message(attempt.card, attempt.error_code)
-    if attempt.error_code in ("REQUEST_VALIDATION_ERROR", "INVALID_REQUEST", "LINK_NOT_ALLOWED"):
+    if attempt.error_code in _REFUSED_BY_VIPPS:
         return str(
             _("%(brand)s could not accept this card. Please contact the bank.") % {"brand": brand}
         )
@@ -190,6 +191,32 @@ def user_message(attempt: ProvisioningAttempt) -> str:
         _("%(brand)s is not answering right now. Please try again in a few minutes.")
         % {"brand": brand}
     )
+
+
+class NextStep(StrEnum):
+    """What can help a cardholder whose attempt did not end with a link."""
+
+    TRY_AGAIN = "try_again"  # now: e.g. the attempt timed out
+    TRY_LATER = "try_later"  # Vipps or our connection to it is down: pressing again won't help
+    CONTACT_BANK = "contact_bank"  # Vipps refused the card's data: a person must look
+    NONE = "none"  # the card cannot be added (blocked, expired, too young, ...)
+
+
+# Vipps refused what we sent: pressing again sends the same.
+_REFUSED_BY_VIPPS = ("REQUEST_VALIDATION_ERROR", "INVALID_REQUEST", "LINK_NOT_ALLOWED")
+
+
+def next_step_after_failure(attempt: ProvisioningAttempt) -> NextStep:
+    """The one action worth offering on a failed or expired attempt."""
+    if attempt.state == AttemptState.EXPIRED:
+        return NextStep.TRY_AGAIN
+    if attempt.error_code == CARDHOLDER_CHANGED or attempt.error_code.startswith(
+        NOT_ELIGIBLE_PREFIX
+    ):
+        return NextStep.NONE
+    if attempt.error_code in _REFUSED_BY_VIPPS:
+        return NextStep.CONTACT_BANK
+    return NextStep.TRY_LATER
 
 
 def retry_failed_attempt(*, attempt: ProvisioningAttempt) -> None:

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET
 from issuer_portal.cards import selectors
 from provisioning.services import cards_on_offer
 from tokens.services import wallet_state_for_card
+from tokens.status import CardWalletState, NextAction, WalletStatus
 
 
 @require_GET
@@ -25,12 +26,26 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_GET
 def card_list(request: HttpRequest) -> HttpResponse:
     cardholder = selectors.cardholder_for_user(request.user)
-    states = cards_on_offer(cardholder=cardholder, channel="web")
+    states = sorted(cards_on_offer(cardholder=cardholder, channel="web"), key=_actions_first)
     return render(
         request,
         "portal/card_list.html",
-        {"cardholder": cardholder, "cards": [(state.card, state) for state in states]},
+        {
+            "cardholder": cardholder,
+            "cards": [(state.card, state) for state in states],
+            # One notice for the page instead of the same sentence on every card.
+            "status_unavailable": any(s.status == WalletStatus.UNKNOWN for s in states),
+        },
     )
+
+
+def _actions_first(state: CardWalletState) -> int:
+    """Cards the cardholder can add come first, then contactless set-up, then the rest."""
+    if state.next_action == NextAction.PUSH_PROVISION:
+        return 0
+    if state.next_action == NextAction.NFC_ENROLL and not state.action_is_secondary:
+        return 1
+    return 2
 
 
 @never_cache

@@ -16,14 +16,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from issuer_portal.cards import selectors
-from issuer_portal.cards.models import Cardholder
+from issuer_portal.cards.models import Card, Cardholder
 from issuer_portal.core.domain_errors import DomainError
 from issuer_portal.web.errors import render_refusal
 from provisioning import services
 from provisioning.models import AttemptState, Channel, ProvisioningAttempt
 from provisioning.selectors import attempt_for_cardholder
 from tokens.services import forget_wallet_state, wallet_state_for_card
-from tokens.status import WalletStatus
+from tokens.status import NextAction, WalletStatus
 
 _PHONE = re.compile(r"iPhone|iPad|iPod|Android|Mobile", re.IGNORECASE)
 
@@ -79,6 +79,16 @@ def attempt_page(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
     link = attempt.ready_link
     if link and is_phone(request) and request.GET.get("from") == "pending":
         return _AppRedirect(link)
+    phone = is_phone(request)
+    pending = attempt.state == AttemptState.REQUESTED
+    failed = attempt.state in (AttemptState.FAILED, AttemptState.EXPIRED)
+    done = attempt.state in (AttemptState.RETURNED, AttemptState.COMPLETED)
+    if pending:
+        poll = AttemptState.REQUESTED  # until Vipps gives the link
+    elif link and not phone:
+        poll = AttemptState.LINK_READY  # until the phone that scanned the code is done
+    else:
+        poll = ""
     return render(
         request,
         "provisioning/attempt.html",
@@ -87,11 +97,22 @@ def attempt_page(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
             "card": attempt.card,
             "message": services.user_message(attempt),
             "link": link,
-            "qr": qr_svg(link) if link and not is_phone(request) else "",
-            "pending": attempt.state == AttemptState.REQUESTED,
-            "phone": is_phone(request),
+            "qr": qr_svg(link) if link and not phone else "",
+            "pending": pending,
+            "poll": poll,
+            "phone": phone,
+            "failed": failed,
+            "next_step": services.next_step_after_failure(attempt) if failed else "",
+            "done": done,
+            "offer_nfc": done and _nfc_next(attempt.card),
         },
     )
+
+
+def _nfc_next(card: Card) -> bool:
+    """After adding: offer contactless when that is the card's next step."""
+    state = wallet_state_for_card(card)
+    return state.next_action == NextAction.NFC_ENROLL and not state.action_is_secondary
 
 
 @never_cache
@@ -126,6 +147,9 @@ def returned(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
             "added": state.status in (WalletStatus.ADDED, WalletStatus.ADDED_WITH_NFC),
             "unknown": state.status == WalletStatus.UNKNOWN,
             "card": attempt.card if owner else None,
+            "offer_nfc": owner
+            and state.next_action == NextAction.NFC_ENROLL
+            and not state.action_is_secondary,
         },
     )
 

@@ -92,8 +92,36 @@ def test_400_is_not_retried_and_says_so(client, alice, visa, vipps_sandbox):
     assert attempt.state == "failed" and attempt.error_code == "REQUEST_VALIDATION_ERROR"
     assert len(vipps_sandbox.seen) == 1
     html = client.get(response["Location"]).content.decode()
+    assert "The card was not added to Vipps" in html
     assert "Vipps could not accept this card. Please contact the bank." in html
-    assert "Try again" in html
+    # Pressing again would send the same: no "Try again", the bank's contact instead.
+    assert "Try again" not in html and "Contact Demo Bank ASA" in html
+
+
+def test_vipps_down_says_later_and_offers_no_immediate_retry(
+    client, alice, visa, vipps_sandbox, settings
+):
+    settings.PROVISIONING_MAX_TRIES = 1
+    vipps_sandbox.faults.append("503")
+    client.force_login(alice.user)
+    response = provision(client, visa)
+    attempt = ProvisioningAttempt.objects.get()
+    assert attempt.state == "failed", attempt.state
+    html = client.get(response["Location"]).content.decode()
+    assert "Please try again in a few minutes." in html
+    assert "Try again</button>" not in html
+
+
+def test_an_expired_attempt_offers_try_again(client, alice, visa):
+    from provisioning.models import AttemptState, Channel
+
+    attempt = ProvisioningAttempt.objects.create(
+        card=visa, cardholder=alice, channel=Channel.WEB, state=AttemptState.EXPIRED
+    )
+    client.force_login(alice.user)
+    html = client.get(f"/provisioning/{attempt.public_id}/").content.decode()
+    assert "This took too long and was stopped." in html
+    assert "Try again</button>" in html
 
 
 def test_a_timeout_is_retried(client, alice, visa, vipps_sandbox, settings):

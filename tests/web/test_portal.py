@@ -65,8 +65,23 @@ def test_card_list_shows_product_nickname_expiry_and_state(client, alice):
     assert "Travel" in html and "Mastercard Gold" in html and "06/30" in html
     assert 'class="badge state-blocked">Blocked' in html
     assert 'class="badge state-expired">Expired' in html
-    assert 'class="badge state-active">Active' in html
+    assert "state-active" not in html  # active is the normal case: no badge
     assert "Add your cards to Vipps" in html
+    # Cards that cannot be added say why and what to do next, not "not added".
+    assert "This card is blocked. Contact the bank if you want to use it again." in html
+    assert "This card has expired. Add the new card the bank sent you instead." in html
+    # The card that can be added comes first.
+    assert html.index("Add to Vipps") < html.index("This card is blocked")
+
+
+def test_each_cards_wallet_section_has_its_own_name(client, alice):
+    client.force_login(alice.user)
+    html = client.get("/cards/").content.decode()
+    assert 'aria-label="Vipps status of Travel ending in 1111"' in html or html.count(
+        'aria-label="Vipps status of'
+    ) == 2
+    names = [part.split('"')[0] for part in html.split('aria-label="Vipps status of ')[1:]]
+    assert len(names) == 2 and len(set(names)) == 2
 
 
 def test_card_list_query_count_does_not_grow_with_cards(client, alice):
@@ -241,9 +256,13 @@ def test_readyz_is_503_when_a_component_fails(client, settings):
 def test_wallet_status_is_translated(client, alice, bob):
     client.force_login(alice.user)
     html = client.get("/cards/", HTTP_ACCEPT_LANGUAGE="nb").content.decode()
-    assert html.count("Legg til i Vipps") == 2 and "Ikke i Vipps" in html
+    assert html.count("Legg til i Vipps") == 2
     client.force_login(bob.user)
     html = client.get("/cards/", HTTP_ACCEPT_LANGUAGE="da").content.decode()
     assert "Tilføj til MobilePay" in html
     html = client.get("/cards/", HTTP_ACCEPT_LANGUAGE="fi").content.decode()
     assert "Lisää MobilePay-sovellukseen" in html
+    # Swedish: a Swedish cardholder's brand is Vipps; the language follows the browser.
+    client.force_login(alice.user)
+    html = client.get("/cards/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+    assert '<html lang="sv">' in html and html.count("Lägg till i Vipps") == 2
