@@ -8,8 +8,10 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.cards.models import WALLET_BRAND_BY_COUNTRY, WalletBrand
@@ -112,10 +114,32 @@ class BrandFilter(admin.SimpleListFilter):
         return queryset.filter(cardholder__country__in=countries)
 
 
+class ErrorCodeFilter(admin.SimpleListFilter):
+    """The error codes that occur, and "no error" by name (not an empty, invisible link)."""
+
+    title = _("error code")
+    parameter_name = "error_code"
+    NONE = "none"
+
+    def lookups(self, request: HttpRequest, model_admin: object) -> list[tuple[str, str]]:
+        codes = (
+            ProvisioningAttempt.objects.exclude(error_code="")
+            .order_by("error_code")
+            .values_list("error_code", flat=True)
+            .distinct()
+        )
+        return [(self.NONE, _("No error")), *((code, code) for code in codes)]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() is None:
+            return queryset
+        return queryset.filter(error_code="" if self.value() == self.NONE else self.value())
+
+
 @admin.register(ProvisioningAttempt)
 class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = (
-        "public_id",
+        "short_id",
         "created_at",
         "state",
         "card",
@@ -130,7 +154,7 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, adm
         "card__network",
         BrandFilter,
         "channel",
-        "error_code",
+        ErrorCodeFilter,
     )
     search_fields = (
         "=public_id",
@@ -186,6 +210,11 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, adm
     def username(self, obj: ProvisioningAttempt) -> str:
         return obj.cardholder.user.get_username()
 
+    @admin.display(description=_("attempt"), ordering="public_id")
+    def short_id(self, obj: ProvisioningAttempt) -> str:
+        """The first 8 characters (the whole id is on the attempt's page and searchable)."""
+        return format_html('<span title="{}">{}…</span>', obj.public_id, str(obj.public_id)[:8])
+
     @admin.display(description=_("state changes"))
     def state_changes(self, obj: ProvisioningAttempt) -> str:
         entries = AuditEntry.objects.filter(correlation_id=str(obj.correlation_id)).order_by(
@@ -196,7 +225,12 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, adm
                 mark_safe("<br>"),
                 "{} · {} · {} · {}",
                 (
-                    (f"{e.created_at:%Y-%m-%d %H:%M:%S}", e.action, e.outcome, e.actor_label)
+                    (
+                        date_format(localtime(e.created_at), "DATETIME_FORMAT"),
+                        e.action,
+                        e.outcome,
+                        e.actor_label,
+                    )
                     for e in entries
                 ),
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.core.admin_mixins import ReadOnlyAdminMixin
@@ -16,6 +18,20 @@ class TokenRequestorAdmin(admin.ModelAdmin):
     list_filter = ("network", "kind", "status")
     search_fields = ("trid", "label")
     list_editable = ("status",)
+
+    def get_changelist_form(self, request: HttpRequest, **kwargs: object) -> type[forms.ModelForm]:
+        base = super().get_changelist_form(request, **kwargs)
+
+        class NamedStatusForm(base):
+            """Each row's status select says whose status it is (screen readers read no header)."""
+
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                super().__init__(*args, **kwargs)
+                self.fields["status"].widget.attrs["aria-label"] = _("Status of TRID %(trid)s") % {
+                    "trid": self.instance.trid
+                }
+
+        return NamedStatusForm
 
 
 class ReadOnlyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from issuer_portal.api import views
+from issuer_portal.api import reference, views
 
 
 class DocsView(SpectacularSwaggerSplitView):
@@ -35,5 +35,7 @@ urlpatterns = [
     path("cards/<uuid:card_id>/nfc-link/", views.NfcLinkView.as_view(), name="nfc-link"),
     path("provisioning/<uuid:attempt_id>/", views.AttemptView.as_view(), name="attempt"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", DocsView.as_view(url_name="api:schema"), name="docs"),
+    # The reference page (plain HTML, accessible); Swagger UI beside it for trying requests.
+    path("docs/", reference.reference_page, name="docs"),
+    path("docs/try/", DocsView.as_view(url_name="api:schema"), name="docs-try"),
 ]

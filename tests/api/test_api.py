@@ -450,7 +450,13 @@ def test_schema_and_local_docs(client):
         start["responses"]
     )
     assert "bankIdentityProvider" in document["components"]["securitySchemes"]
-    docs = client.get("/api/v1/docs/").content.decode()
+    reference = client.get("/api/v1/docs/").content.decode()
+    # Every operation of the schema is on the reference page, with its responses.
+    for path, item in document["paths"].items():
+        for method in item:
+            assert f"{method.upper()}</span> <code>{path}</code>" in reference
+    assert "<caption>Responses</caption>" in reference and "<script" not in reference
+    docs = client.get("/api/v1/docs/try/").content.decode()
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/" in docs
     assert "cdn" not in docs.lower() and "unpkg" not in docs.lower()
 

@@ -44,9 +44,9 @@ def arrive(page, pattern: str) -> None:
 
 def above_the_fold(page, locator) -> bool:
     box = locator.bounding_box()
-    return box is not None and box["y"] + box["height"] <= PROFILES[page.profile]["viewport"][
-        "height"
-    ]
+    return (
+        box is not None and box["y"] + box["height"] <= PROFILES[page.profile]["viewport"]["height"]
+    )
 
 
 @pytest.mark.parametrize("profile", [*PHONES, "desktop", "small-phone"])

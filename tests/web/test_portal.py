@@ -77,9 +77,10 @@ def test_card_list_shows_product_nickname_expiry_and_state(client, alice):
 def test_each_cards_wallet_section_has_its_own_name(client, alice):
     client.force_login(alice.user)
     html = client.get("/cards/").content.decode()
-    assert 'aria-label="Vipps status of Travel ending in 1111"' in html or html.count(
-        'aria-label="Vipps status of'
-    ) == 2
+    assert (
+        'aria-label="Vipps status of Travel ending in 1111"' in html
+        or html.count('aria-label="Vipps status of') == 2
+    )
     names = [part.split('"')[0] for part in html.split('aria-label="Vipps status of ')[1:]]
     assert len(names) == 2 and len(set(names)) == 2
 
