@@ -227,7 +227,7 @@ class ProvisioningAttemptAdmin(CardDataSearchGuardMixin, ReadOnlyAdminMixin, adm
                 (
                     (
                         date_format(localtime(e.created_at), "DATETIME_FORMAT"),
-                        e.action,
+                        e.get_action_display(),
                         e.outcome,
                         e.actor_label,
                     )

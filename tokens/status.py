@@ -34,6 +34,15 @@ class WalletStatus(StrEnum):
     UNKNOWN = "unknown"
 
 
+WALLET_STATUS_LABELS = {
+    WalletStatus.NOT_ADDED: _("Not added"),
+    WalletStatus.ADDED: _("In the wallet"),
+    WalletStatus.ADDED_WITH_NFC: _("In the wallet, contactless on"),
+    WalletStatus.SUSPENDED: _("Paused"),
+    WalletStatus.UNKNOWN: _("Status unavailable"),
+}
+
+
 class NextAction(StrEnum):
     PUSH_PROVISION = "push_provision"
     NFC_ENROLL = "nfc_enroll"
@@ -82,6 +91,10 @@ class CardWalletState:
     # The active ecom token's unique reference: the NFC enrollment link needs it.
     ecom_token_reference: str | None = None
     tokens: tuple[NetworkToken, ...] = ()
+
+    @property
+    def status_label(self) -> str:
+        return str(WALLET_STATUS_LABELS[self.status])
 
     @property
     def reason_text(self) -> str | None:

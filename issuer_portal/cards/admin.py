@@ -15,7 +15,7 @@ from issuer_portal.cards.models import Card, Cardholder
 from issuer_portal.core.admin_mixins import (
     CardDataSearchGuardMixin,
 )
-from tokens.models import TokenRequestor
+from tokens.models import TokenRequestor, TokenStatus, TokenType
 from tokens.services import refresh_wallet_states, wallet_state_for_card
 from tokens.status import masked_reference
 
@@ -126,8 +126,8 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
                 (
                     labels.get(t.trid, t.trid),
                     masked_reference(t.token_reference),
-                    t.status.value,
-                    t.token_type.value,
+                    TokenStatus(t.status).label,
+                    TokenType(t.token_type).label,
                     t.device_name or "—",
                 )
                 for t in state.tokens
@@ -136,7 +136,7 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
         return format_html(
             "<p><strong>{}</strong>{}</p><table><thead><tr><th>TRID</th><th>{}</th><th>{}</th>"
             "<th>{}</th><th>{}</th></tr></thead><tbody>{}</tbody></table>",
-            state.status.value,
+            state.status_label,
             f" — {state.reason_text}" if state.reason_text else "",
             _("token reference"),
             _("status"),

@@ -16,6 +16,25 @@ class AppendOnlyQuerySet(models.QuerySet):
         raise PermissionError("The audit log is append-only.")
 
 
+class AuditAction(models.TextChoices):
+    """The audit log's vocabulary: the stored code, and what staff read in admin."""
+
+    SIGN_IN = "auth.sign_in", _("Sign-in")
+    API_TOKEN_REFUSED = "api.token_refused", _("API token refused")
+    AUDIT_EXPORTED = "audit.exported", _("Audit log exported")
+    CARDS_IMPORTED = "cards.imported", _("Cards imported")
+    PROVISIONING_INITIATED = "provisioning.initiated", _("Adding a card started")
+    LINK_ISSUED = "provisioning.link_issued", _("Link to the wallet issued")
+    NFC_LINK_ISSUED = "provisioning.nfc_link_issued", _("Contactless link issued")
+    RETURNED = "provisioning.returned", _("Cardholder back from the wallet")
+    FAILED = "provisioning.failed", _("Adding a card failed")
+    ADMIN_RETRY = "provisioning.admin_retry", _("Attempt retried by staff")
+    ADMIN_CANCEL = "provisioning.admin_cancel", _("Attempt cancelled by staff")
+    JWE_KEY_CHANGED = "provisioning.jwe_key_changed", _("Vipps JWE key changed")
+    TRID_CHANGED = "tokens.trid_changed", _("TRID changed")
+    NOTIFICATION_RECEIVED = "tokens.notification_received", _("Token notification received")
+
+
 class AuditEntry(models.Model):
     """One security-relevant event. Append-only; never holds a PAN, NIN or JWE."""
 
@@ -24,7 +43,8 @@ class AuditEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     actor_label = models.CharField(_("actor"), max_length=150)  # username, or "system"
-    action = models.CharField(_("action"), max_length=64, db_index=True)
+    # Choices label the codes in admin; a code not listed is still stored (and shown as is).
+    action = models.CharField(_("action"), max_length=64, db_index=True, choices=AuditAction)
     object_type = models.CharField(_("object type"), max_length=64, blank=True)
     object_id = models.CharField(_("object"), max_length=64, blank=True, db_index=True)
     outcome = models.CharField(_("outcome"), max_length=16)
