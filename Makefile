@@ -33,10 +33,15 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# Test-only tools from npm (axe-core for the browser journeys), when Node.js is there.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 ## test: lint and import contracts, then the suite with branch coverage; PostgreSQL/Redis when
 ## DATABASE_URL/REDIS_URL are set. Coverage floor: pyproject.toml's (the run without those
 ## services), or COVERAGE_FLOOR (CI sets the figure the whole suite reaches).
-test: lint translations
+test: lint translations $(if $(shell command -v npm),node_modules/.installed)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered \
 		$(if $(COVERAGE_FLOOR),--cov-fail-under=$(COVERAGE_FLOOR))

@@ -285,12 +285,16 @@ def funnel_svg(report: object) -> str:
             )
         )
     height = len(stages) * (bar_height + gap)
+    # The text alternative: every stage with its count, and the table below in full.
+    summary = "; ".join(f"{STAGE_LABELS.get(stage, stage)}: {count}" for stage, count, _r in stages)
     return format_html(
         '<svg class="funnel-chart" role="img" viewBox="0 0 {} {}" width="100%" '
-        'aria-labelledby="funnel-title"><title id="funnel-title">{}</title>{}</svg>',
+        'aria-labelledby="funnel-title" aria-describedby="funnel-totals">'
+        '<title id="funnel-title">{}: {}</title>{}</svg>',
         label_width + chart_width + 120,
         height,
         _("Provisioning funnel"),
+        summary,
         mark_safe("".join(bars)),  # noqa: S308 - each part escaped by format_html above
     )
 

@@ -152,3 +152,32 @@ class Journey:
         (report / f"{_slug(self.name)}.json").write_text(json.dumps(self.axe_results, indent=1))
         if not failed:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+PASSWORD = "correct horse battery"
+
+
+def arrive(page: Any, pattern: str) -> None:
+    """The page is at a URL matching ``pattern`` (after any redirects) and has loaded."""
+    from playwright.sync_api import expect
+
+    expect(page).to_have_url(re.compile(pattern), timeout=15_000)
+    page.wait_for_load_state()
+
+
+def sign_in(journey: Journey, page: Any, username: str) -> None:
+    """From a signed-out deep link to the card list, through the sign-in form (axe-checked)."""
+    page.goto(f"{journey.base_url}/cards/")
+    assert "/accounts/login/" in page.url  # a signed-out deep link goes to the sign-in form
+    journey.check(page, "sign-in form")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    arrive(page, r"/cards/$")
+
+
+def above_the_fold(page: Any, locator: Any) -> bool:
+    box = locator.bounding_box()
+    return (
+        box is not None and box["y"] + box["height"] <= PROFILES[page.profile]["viewport"]["height"]
+    )
