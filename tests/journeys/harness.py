@@ -1,7 +1,8 @@
 """Browser journeys: a real Chromium on a phone or a desktop profile, axe-core on every page.
 
-Each step is photographed; when a test fails its photographs are kept in ``test-artifacts/``
-(one folder per test), and every page's axe result is written beside them.
+Each step is photographed; when a test fails (or with JOURNEY_SCREENSHOTS=keep) its photographs
+are kept in ``test-artifacts/screenshots/`` (one folder per test), and every page's axe result is
+written to ``test-artifacts/axe/``.
 """
 
 from __future__ import annotations
@@ -150,7 +151,8 @@ class Journey:
         report = ARTIFACTS / "axe"
         report.mkdir(parents=True, exist_ok=True)
         (report / f"{_slug(self.name)}.json").write_text(json.dumps(self.axe_results, indent=1))
-        if not failed:
+        # Kept when the test failed, or always with JOURNEY_SCREENSHOTS=keep (to look at them).
+        if not failed and os.environ.get("JOURNEY_SCREENSHOTS") != "keep":
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
