@@ -37,6 +37,38 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    _keep_migrated_rows_after_transactional_tests()
+
+
+def _keep_migrated_rows_after_transactional_tests() -> None:
+    """A transactional test (live server, real worker) ends by emptying the database; Django's
+    runner then only runs other transactional tests, but test files spread over workers can run
+    an ordinary test after it on the same database. So the flush is followed by the rows the
+    migrations made (TRIDs, roles, content types), as serialized when the database was set up;
+    and the flush never re-creates content types itself, so restoring them cannot clash."""
+    from django.core.management import call_command
+    from django.db import connections
+    from django.test import TransactionTestCase
+
+    def _fixture_teardown(self: TransactionTestCase) -> None:
+        for alias in self._databases_names(include_mirrors=False):
+            migrated_rows = getattr(connections[alias], "_test_serialized_contents", None)
+            call_command(
+                "flush",
+                verbosity=0,
+                interactive=False,
+                database=alias,
+                reset_sequences=False,
+                allow_cascade=self.available_apps is not None,
+                inhibit_post_migrate=self.available_apps is not None or migrated_rows is not None,
+            )
+            if migrated_rows is not None:
+                connections[alias].creation.deserialize_db_from_string(migrated_rows)
+
+    TransactionTestCase._fixture_teardown = _fixture_teardown
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     needs = []
     if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
