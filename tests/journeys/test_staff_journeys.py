@@ -14,6 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from provisioning.models import AttemptState, Channel, ProvisioningAttempt
+from provisioning.tasks import provision_card
 from tests.factories import UserFactory
 from tests.security.test_staff_access import PASSWORD, _code
 
@@ -95,6 +96,9 @@ def test_find_an_attempt_retry_it_and_export_the_audit_log(
     page.get_by_role("button", name="Go").click()
     page.wait_for_load_state()
     assert page.locator(".messagelist .success").count() == 1
+    failed_attempt.refresh_from_db()
+    assert failed_attempt.state in (AttemptState.REQUESTED, AttemptState.LINK_READY)
+    provision_card.apply(args=[failed_attempt.pk])  # the worker's part (already done if eager)
     failed_attempt.refresh_from_db()
     assert failed_attempt.state == AttemptState.LINK_READY
     journey.check(page, "after the retry")

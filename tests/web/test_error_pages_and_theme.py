@@ -52,3 +52,11 @@ def test_an_unreadable_or_malformed_colour_stops_startup(colour):
 def test_the_default_colours_are_readable():
     assert contrast_with_white("#1f4fd1") >= 4.5
     assert theme_style("#0b6b2f") == ":root{--accent:#0b6b2f}"
+
+
+def test_add_buttons_say_they_are_busy_and_cannot_be_pressed_twice(client, alice):
+    client.force_login(alice.user)
+    html = client.get("/cards/").content.decode()
+    assert html.count("data-busy>") == 2
+    assert html.count('data-busy-label="Contacting Vipps…"') == 2
+    assert '<script src="/static/js/busy.js" defer></script>' in html
