@@ -150,6 +150,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "issuer_portal.core.security_headers.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "issuer_portal.core.idle_timeout.IdleTimeoutMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -481,7 +482,14 @@ AXES_ALLOWED_CORS_ORIGINS = f"{_public.scheme}://{_public.netloc}"
 
 # Sessions end after 15 idle minutes: every request renews the expiry.
 SESSION_COOKIE_AGE: int = env.int("SESSION_IDLE_SECONDS", default=15 * 60)
-SESSION_SAVE_EVERY_REQUEST = True
+# The idle timeout moves forward at most once a minute (issuer_portal.core.idle_timeout), not
+# with a session write on every request.
+SESSION_SAVE_EVERY_REQUEST = False
+SESSION_REFRESH_SECONDS: int = env.int("SESSION_REFRESH_SECONDS", default=60)
+if not 1 <= SESSION_REFRESH_SECONDS < SESSION_COOKIE_AGE:
+    raise ImproperlyConfigured(
+        "SESSION_REFRESH_SECONDS must be at least 1 and below SESSION_IDLE_SECONDS."
+    )
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

@@ -3,9 +3,11 @@ offers the card list records for the funnel."""
 
 from __future__ import annotations
 
+import datetime
 import logging
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -125,19 +127,41 @@ def cards_on_offer(*, cardholder: Cardholder | None, channel: str) -> list[CardW
     return ordered
 
 
+# An offer is written once per card, channel and day; the cache remembers which are written, so
+# a warm card list writes nothing. Losing the cache costs one ignored duplicate insert, no more.
+OFFER_MEMORY_SECONDS = 2 * 24 * 3600
+
+
+def _offer_key(day: datetime.date, channel: str, card_public_id: object) -> str:
+    return f"provisioning:offer:{day.isoformat()}:{channel}:{card_public_id}"
+
+
 def record_offers(states: list[CardWalletState], *, channel: str) -> None:
-    """Note the cards shown with "Add" today (one insert, duplicates ignored)."""
+    """Note the cards shown with "Add" today: one cache read, and an insert only for the cards
+    not yet noted today (duplicates ignored by the database)."""
     day = timezone.localdate()
-    offers = [
-        ProvisioningOffer(
-            day=day,
-            card_id=state.card.pk,
-            channel=channel,
-            brand=state.card.cardholder.wallet_brand.value,
-            network=state.card.network,
-        )
+    offered = {
+        _offer_key(day, channel, state.card.public_id): state
         for state in states
         if state.next_action == NextAction.PUSH_PROVISION
-    ]
-    if offers:
-        ProvisioningOffer.objects.bulk_create(offers, ignore_conflicts=True)
+    }
+    if not offered:
+        return
+    noted = cache.get_many(list(offered))
+    new = {key: state for key, state in offered.items() if key not in noted}
+    if not new:
+        return
+    ProvisioningOffer.objects.bulk_create(
+        [
+            ProvisioningOffer(
+                day=day,
+                card_id=state.card.pk,
+                channel=channel,
+                brand=state.card.cardholder.wallet_brand.value,
+                network=state.card.network,
+            )
+            for state in new.values()
+        ],
+        ignore_conflicts=True,
+    )
+    cache.set_many(dict.fromkeys(new, 1), timeout=OFFER_MEMORY_SECONDS)

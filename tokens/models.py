@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.cache import cache
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -33,6 +34,33 @@ class TokenType(models.TextChoices):
     UNKNOWN = "unknown", _("Unknown")
 
 
+# The registry every card list reads, cached for all processes; any change drops it.
+TRID_REGISTRY_CACHE_KEY = "tokens:trid-registry:v1"
+
+
+def forget_trid_registry() -> None:
+    cache.delete(TRID_REGISTRY_CACHE_KEY)
+
+
+class TokenRequestorQuerySet(models.QuerySet):
+    """Bulk changes drop the cached registry too (they send no save signals)."""
+
+    def update(self, **kwargs: object) -> int:
+        changed = super().update(**kwargs)
+        forget_trid_registry()
+        return changed
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        deleted = super().delete()
+        forget_trid_registry()
+        return deleted
+
+    def bulk_create(self, *args: object, **kwargs: object) -> list:
+        created = super().bulk_create(*args, **kwargs)
+        forget_trid_registry()
+        return created
+
+
 class TokenRequestor(models.Model):
     """A Vipps / MobilePay token requester ID at one card network (the spec's TRID tables)."""
 
@@ -59,6 +87,8 @@ class TokenRequestor(models.Model):
     )
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = TokenRequestorQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("token requestor (TRID)")
         verbose_name_plural = _("token requestors (TRIDs)")
@@ -66,6 +96,15 @@ class TokenRequestor(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trid} ({self.get_network_display()} {self.label}, {self.kind})"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        super().save(*args, **kwargs)
+        forget_trid_registry()
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)
+        forget_trid_registry()
+        return deleted
 
 
 class CardToken(models.Model):

@@ -27,7 +27,13 @@ from issuer_portal.core.local_time import today
 from issuer_portal.core.metrics import TOKEN_SERVICE_LATENCY, TOKEN_STATUS_CACHE
 from tokens.adapters import adapter_for_network
 from tokens.adapters.base import NetworkToken, TokenServiceError
-from tokens.models import CardToken, TokenNotification, TokenRequestor, TokenStatus
+from tokens.models import (
+    TRID_REGISTRY_CACHE_KEY,
+    CardToken,
+    TokenNotification,
+    TokenRequestor,
+    TokenStatus,
+)
 from tokens.status import CardWalletState, TridSet, card_wallet_state
 
 logger = logging.getLogger(__name__)
@@ -42,7 +48,20 @@ class TridRegistry:
     known: frozenset[str]  # every registered TRID, deprecated ones included
 
 
+# A safety net only: every change through the ORM drops the cached registry at once.
+TRID_REGISTRY_CACHE_SECONDS = 300
+
+
 def trid_registry() -> TridRegistry:
+    """The TRID registry: from the cache, else one query (and cached for the next reader)."""
+    registry = cache.get(TRID_REGISTRY_CACHE_KEY)
+    if registry is None:
+        registry = _trid_registry_from_database()
+        cache.set(TRID_REGISTRY_CACHE_KEY, registry, timeout=TRID_REGISTRY_CACHE_SECONDS)
+    return registry
+
+
+def _trid_registry_from_database() -> TridRegistry:
     """The TRID registry in one query."""
     ecom: dict[str, set[str]] = defaultdict(set)
     nfc: dict[str, set[str]] = defaultdict(set)
@@ -119,9 +138,10 @@ def wallet_states_for_cards(
     """
     if not cards:
         return {}
-    registry = trid_registry()
     keys = {card.pk: status_cache_key(card) for card in cards}
-    cached = cache.get_many(list(keys.values())) if use_cache else {}
+    # One cache round trip for the registry and every card's tokens.
+    cached = cache.get_many([TRID_REGISTRY_CACHE_KEY, *keys.values()]) if use_cache else {}
+    registry = cached.pop(TRID_REGISTRY_CACHE_KEY, None) or trid_registry()
     tokens: dict[int, list[NetworkToken] | None] = {}
     missing = []
     if use_cache:

@@ -1,0 +1,83 @@
+"""A warm card list writes nothing and reads a fixed, small set of rows; the idle timeout holds."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from issuer_portal.core.idle_timeout import REFRESHED_AT
+from provisioning.models import ProvisioningOffer
+from tests.factories import CardFactory
+from tokens.models import TokenRequestor
+from tokens.simulator import add_simulated_token
+
+pytestmark = pytest.mark.django_db
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def _statements(client) -> list[str]:
+    with CaptureQueriesContext(connection) as captured:
+        assert client.get("/cards/").status_code == 200
+    return [query["sql"] for query in captured.captured_queries]
+
+
+def test_a_warm_card_list_writes_nothing_and_reads_session_user_cardholder_cards(client, alice):
+    for _ in range(8):
+        CardFactory(cardholder=alice)
+    client.force_login(alice.user)
+    client.get("/cards/")  # cold: token lookups, the day's offers, the session's first refresh
+    warm = _statements(client)
+    assert not [sql for sql in warm if sql.lstrip().upper().startswith(WRITES)], warm
+    tables = [sql.split(" FROM ")[1].split()[0].strip('"') for sql in warm]
+    assert tables == ["django_session", "auth_user", "cards_cardholder", "cards_card"]
+
+
+def test_offers_are_counted_once_per_card_and_day_even_when_the_cache_is_lost(client, alice):
+    from django.core.cache import cache
+
+    client.force_login(alice.user)
+    client.get("/cards/")
+    cache.clear()  # e.g. Redis restarted: the insert is repeated and ignored
+    client.get("/cards/")
+    client.get("/cards/")
+    assert ProvisioningOffer.objects.filter(day=timezone.localdate()).count() == 2
+
+
+def test_the_session_expiry_moves_at_most_once_a_minute_and_idle_sessions_still_end(
+    client, alice, settings
+):
+    client.force_login(alice.user)
+    client.get("/cards/")
+    session = Session.objects.get()
+    first_expiry = session.expire_date
+    client.get("/cards/")
+    assert Session.objects.get().expire_date == first_expiry  # no write within the minute
+    # A minute later the next request moves the expiry forward (one write).
+    store = client.session
+    store[REFRESHED_AT] -= settings.SESSION_REFRESH_SECONDS
+    store.save()
+    Session.objects.update(expire_date=first_expiry - datetime.timedelta(minutes=1))
+    client.get("/cards/")
+    moved = Session.objects.get().expire_date
+    assert moved > first_expiry - datetime.timedelta(minutes=1)
+    assert moved <= timezone.now() + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    # Fifteen idle minutes: the session is over.
+    Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
+    assert client.get("/cards/")["Location"].startswith("/accounts/login/")
+
+
+def test_a_trid_change_applies_to_the_next_card_list_at_once(client, alice):
+    add_simulated_token(card=alice.cards.get(last4="1111"), trid="40010082040")
+    client.force_login(alice.user)
+    assert "In Vipps" in client.get("/cards/").content.decode()  # the registry is now cached
+    # Staff retire the TRID; a bulk update sends no signal, yet the cached registry goes too.
+    TokenRequestor.objects.filter(trid="40010082040").update(status="deprecated")
+    assert "In Vipps" not in client.get("/cards/").content.decode()
+    TokenRequestor.objects.get(trid="40010082040").save()  # and so does a save
+    assert "In Vipps" not in client.get("/cards/").content.decode()
