@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: demo test lint install translations migrate bench clean image-test
+.PHONY: demo test lint install translations migrate bench bench-compare clean image-test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -46,10 +46,16 @@ test: lint translations $(if $(shell command -v npm),node_modules/.installed)
 	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered \
 		$(if $(COVERAGE_FLOOR),--cov-fail-under=$(COVERAGE_FLOOR))
 
-## bench: performance benchmarks (not part of make test)
-bench: install
+## bench: performance benchmarks (not part of make test): in-process ones, then the server
+## benchmark (gunicorn over TLS, PostgreSQL, Redis, wrk) written to var/bench/<commit>.json
+bench: install translations
 	$(PY) -m pytest tests/benchmarks/bench_*.py -p no:xdist --benchmark-only \
 		--benchmark-columns=min,median,mean,max,rounds --benchmark-sort=name -q
+	$(PY) -m tests.benchmarks.server --output var/bench/$$(git rev-parse --short HEAD).json
+
+## bench-compare A=var/bench/x.json B=var/bench/y.json: two server benchmark results side by side
+bench-compare: install
+	$(PY) -m tests.benchmarks.server compare $(A) $(B)
 
 ## image-test: build the Dockerfile (buildah, local Debian base) and prove the image serves
 image-test: install
