@@ -14,6 +14,20 @@ from cryptography.fernet import Fernet
 BASE_DIR = Path(__file__).resolve().parents[1]
 
 
+def gunicorn_command(port: int, *options: str) -> list[str]:
+    """The shipped gunicorn configuration on 127.0.0.1:``port``, plus ``options``."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        *options,
+    ]
+
+
 def celery_worker_command(queue: str, *, loglevel: str = "WARNING") -> list[str]:
     """A solo worker that consumes only ``queue`` (tests never share a worker)."""
     return [

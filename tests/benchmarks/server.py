@@ -26,6 +26,8 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from tests.processes import gunicorn_command
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 CARDS = 10
 
@@ -153,20 +155,14 @@ def run(seconds: int, output: Path | None) -> dict:
     ca_cert = ca.write(state, "ca")[0]
     cookie = _prepare_database(env)
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
+        gunicorn_command(
+            port,
             "--certfile",
             str(cert_path),
             "--keyfile",
             str(key_path),
             "tests.benchmarks.bench_wsgi:application",
-        ],
+        ),
         cwd=BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,

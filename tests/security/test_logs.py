@@ -6,7 +6,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import celery_worker_command
+from tests.processes import celery_worker_command, gunicorn_command
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PAN = "4111111111111111"
@@ -80,18 +79,7 @@ def _free_port() -> int:
 def test_the_shipped_gunicorn_config_masks_card_numbers_in_the_access_log(tmp_path):
     port = _free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "1",
-            "issuer_portal.wsgi:application",
-        ],
+        gunicorn_command(port, "--workers", "1", "issuer_portal.wsgi:application"),
         cwd=BASE_DIR,
         env=_child_env(DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}"),
         stdout=subprocess.PIPE,
