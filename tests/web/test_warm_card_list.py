@@ -81,3 +81,34 @@ def test_a_trid_change_applies_to_the_next_card_list_at_once(client, alice):
     assert "In Vipps" not in client.get("/cards/").content.decode()
     TokenRequestor.objects.get(trid="40010082040").save()  # and so does a save
     assert "In Vipps" not in client.get("/cards/").content.decode()
+
+
+def test_cached_card_rows_follow_the_wallet_state_the_language_and_the_csrf_secret(
+    alice, vipps_sandbox
+):
+    import re
+
+    from django.test import Client
+
+    from tokens.services import forget_wallet_state
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice.user)
+    assert client.get("/cards/").content.decode().count("Add to Vipps") == 2
+    visa = alice.cards.get(last4="1111")
+    add_simulated_token(card=visa, trid="40010082040")
+    forget_wallet_state(visa)
+    html = client.get("/cards/").content.decode()
+    assert html.count("Add to Vipps") == 1 and "In Vipps" in html  # the row was rendered anew
+    assert "Legg til i Vipps" in client.get("/cards/", HTTP_ACCEPT_LANGUAGE="nb").content.decode()
+    # A new sign-in has a new CSRF secret: the cached rows' forms must still post.
+    client.logout()
+    client.force_login(alice.user)
+    html = client.get("/cards/").content.decode()
+    action, token = re.search(
+        r'action="(/cards/[^"]+/provision/)"[^>]*>\s*<input type="hidden" '
+        r'name="csrfmiddlewaretoken" value="([^"]+)"',
+        html,
+    ).groups()
+    response = client.post(action, {"csrfmiddlewaretoken": token}, HTTP_USER_AGENT="Desktop")
+    assert response.status_code in (302, 303), response.status_code
