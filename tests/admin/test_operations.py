@@ -391,9 +391,14 @@ def test_totp_is_optional_until_enrolled_then_required(client, operations):
         client, operations.username, "000000" if _totp_now(device) != "000000" else "111111"
     )
     assert wrong.status_code == 200
-    # django-otp throttles after a wrong code: even the right one waits a moment.
+    device.refresh_from_db()
+    assert device.throttling_failure_count == 1
+    # django-otp throttles after wrong codes: even the right one waits. (Five failures: a wait of
+    # 16 s, so the assertion does not depend on how fast this machine runs the test.)
+    device.throttling_failure_count = 5
+    device.save(update_fields=["throttling_failure_count"])
     assert _admin_login(client, operations.username, _totp_now(device)).status_code == 200
-    # ...a moment that has passed (the throttle counts from the failure's time).
+    # ...a wait that has passed (the throttle counts from the failure's time).
     device.refresh_from_db()
     device.throttling_failure_timestamp -= datetime.timedelta(minutes=10)
     device.save(update_fields=["throttling_failure_timestamp"])
