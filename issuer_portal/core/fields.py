@@ -32,7 +32,7 @@ class EncryptedTextField(models.TextField):
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
         if value is None:
             return None
-        return SensitiveValue.decrypted_when_revealed(lambda: crypto.decrypt(value))
+        return SensitiveValue(crypto.decrypt(value))
 
     def to_python(self, value: Any) -> Any:
         if value is None or isinstance(value, SensitiveValue):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 
 class SensitiveValue:
     """Holds a PAN or national identity number; only :meth:`reveal` gives the value back.
@@ -12,27 +10,15 @@ class SensitiveValue:
     template variable or traceback never prints the value.
     """
 
-    __slots__ = ("_decrypt", "_value")
+    __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
         if isinstance(value, SensitiveValue):
             value = value.reveal()
-        self._value: str | None = str(value)
-        self._decrypt: Callable[[], str] | None = None
-
-    @classmethod
-    def decrypted_when_revealed(cls, decrypt: Callable[[], str]) -> SensitiveValue:
-        """A value still encrypted: ``decrypt`` runs the first time it is revealed (a list of
-        cards never pays for decrypting numbers it does not show)."""
-        value = cls.__new__(cls)
-        value._value, value._decrypt = None, decrypt
-        return value
+        self._value = str(value)
 
     def reveal(self) -> str:
         """The clear value. Call it only where the value must leave in clear or be hashed."""
-        if self._value is None:
-            self._value = self._decrypt()
-            self._decrypt = None
         return self._value
 
     def __str__(self) -> str:
@@ -45,14 +31,14 @@ class SensitiveValue:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, SensitiveValue):
-            return self.reveal() == other.reveal()
+            return self._value == other._value
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self.reveal())
+        return hash(self._value)
 
     def __bool__(self) -> bool:
-        return bool(self.reveal())
+        return bool(self._value)
 
     def __reduce__(self) -> tuple:
         # Pickling would put the value into caches or brokers.
