@@ -54,10 +54,12 @@ TRID_REGISTRY_CACHE_SECONDS = 300
 
 def trid_registry() -> TridRegistry:
     """The TRID registry: from the cache, else one query (and cached for the next reader)."""
-    registry = cache.get(TRID_REGISTRY_CACHE_KEY)
-    if registry is None:
-        registry = _trid_registry_from_database()
-        cache.set(TRID_REGISTRY_CACHE_KEY, registry, timeout=TRID_REGISTRY_CACHE_SECONDS)
+    return cache.get(TRID_REGISTRY_CACHE_KEY) or _cache_trid_registry()
+
+
+def _cache_trid_registry() -> TridRegistry:
+    registry = _trid_registry_from_database()
+    cache.set(TRID_REGISTRY_CACHE_KEY, registry, timeout=TRID_REGISTRY_CACHE_SECONDS)
     return registry
 
 
@@ -140,8 +142,11 @@ def wallet_states_for_cards(
         return {}
     keys = {card.pk: status_cache_key(card) for card in cards}
     # One cache round trip for the registry and every card's tokens.
-    cached = cache.get_many([TRID_REGISTRY_CACHE_KEY, *keys.values()]) if use_cache else {}
-    registry = cached.pop(TRID_REGISTRY_CACHE_KEY, None) or trid_registry()
+    if use_cache:
+        cached = cache.get_many([TRID_REGISTRY_CACHE_KEY, *keys.values()])
+        registry = cached.pop(TRID_REGISTRY_CACHE_KEY, None) or _cache_trid_registry()
+    else:
+        cached, registry = {}, trid_registry()
     tokens: dict[int, list[NetworkToken] | None] = {}
     missing = []
     if use_cache:

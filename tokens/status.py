@@ -93,6 +93,12 @@ class CardWalletState:
     tokens: tuple[NetworkToken, ...] = ()
 
     @property
+    def contactless_is_next(self) -> bool:
+        """The card is in the wallet without contactless: turning it on is the next step (and
+        not merely "set up on a new phone")."""
+        return self.next_action == NextAction.NFC_ENROLL and not self.action_is_secondary
+
+    @property
     def status_label(self) -> str:
         return str(WALLET_STATUS_LABELS[self.status])
 

@@ -97,7 +97,7 @@ def _actions_first(state: CardWalletState) -> int:
     """Cards the cardholder can add come first, then contactless set-up, then the rest."""
     if state.next_action == NextAction.PUSH_PROVISION:
         return 0
-    if state.next_action == NextAction.NFC_ENROLL and not state.action_is_secondary:
+    if state.contactless_is_next:
         return 1
     return 2
 

@@ -16,14 +16,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from issuer_portal.cards import selectors
-from issuer_portal.cards.models import Card, Cardholder
+from issuer_portal.cards.models import Cardholder
 from issuer_portal.core.domain_errors import DomainError
 from issuer_portal.web.errors import render_refusal
 from provisioning import services
 from provisioning.models import AttemptState, Channel, ProvisioningAttempt
 from provisioning.selectors import attempt_for_cardholder
 from tokens.services import forget_wallet_state, wallet_state_for_card
-from tokens.status import NextAction, WalletStatus
+from tokens.status import WalletStatus
 
 _PHONE = re.compile(r"iPhone|iPad|iPod|Android|Mobile", re.IGNORECASE)
 
@@ -104,15 +104,9 @@ def attempt_page(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
             "failed": failed,
             "next_step": services.next_step_after_failure(attempt) if failed else "",
             "done": done,
-            "offer_nfc": done and _nfc_next(attempt.card),
+            "offer_nfc": done and wallet_state_for_card(attempt.card).contactless_is_next,
         },
     )
-
-
-def _nfc_next(card: Card) -> bool:
-    """After adding: offer contactless when that is the card's next step."""
-    state = wallet_state_for_card(card)
-    return state.next_action == NextAction.NFC_ENROLL and not state.action_is_secondary
 
 
 @never_cache
@@ -147,9 +141,7 @@ def returned(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
             "added": state.status in (WalletStatus.ADDED, WalletStatus.ADDED_WITH_NFC),
             "unknown": state.status == WalletStatus.UNKNOWN,
             "card": attempt.card if owner else None,
-            "offer_nfc": owner
-            and state.next_action == NextAction.NFC_ENROLL
-            and not state.action_is_secondary,
+            "offer_nfc": owner and state.contactless_is_next,
         },
     )
 
