@@ -201,7 +201,7 @@ REDIS_URL: str = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "issuer_portal.core.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="issuer-portal"),
             "TIMEOUT": 300,
@@ -266,6 +266,9 @@ TOKEN_SERVICE_READ_TIMEOUT: float = env.float("TOKEN_SERVICE_READ_TIMEOUT", defa
 # A page waits at most this long for all of its cards' lookups; late ones show "unknown".
 TOKEN_LOOKUP_TIMEOUT: float = env.float("TOKEN_LOOKUP_TIMEOUT", default=2.5)
 TOKEN_STATUS_CACHE_SECONDS: int = env.int("TOKEN_STATUS_CACHE_SECONDS", default=60)
+# Token-service lookups in flight at once per server process, shared by every page it serves:
+# a card list of 50 cards asks for all of them side by side.
+TOKEN_LOOKUP_CONCURRENCY: int = env.int("TOKEN_LOOKUP_CONCURRENCY", default=64)
 TOKEN_SIMULATOR_LATENCY_MS: int = env.int("TOKEN_SIMULATOR_LATENCY_MS", default=0)
 TOKEN_SIMULATOR_FAILURE: str = env.str("TOKEN_SIMULATOR_FAILURE", default="")
 if TOKEN_SIMULATOR_FAILURE not in ("", "transient", "permanent"):
@@ -307,6 +310,9 @@ VIPPS_CONNECT_TIMEOUT: float = env.float("VIPPS_CONNECT_TIMEOUT", default=2.0)
 VIPPS_READ_TIMEOUT: float = env.float("VIPPS_READ_TIMEOUT", default=8.0)
 # The click waits at most this long for Vipps before the pending page and retries take over.
 VIPPS_INTERACTIVE_READ_TIMEOUT: float = env.float("VIPPS_INTERACTIVE_READ_TIMEOUT", default=3.0)
+# Keep-alive mutual-TLS connections kept per upstream host and process: one per server thread
+# (gunicorn.conf.py), so a crowd pressing "Add" reuses connections instead of handshaking each.
+OUTBOUND_POOL_SIZE: int = env.int("OUTBOUND_POOL_SIZE", default=32)
 VIPPS_JWE_ENC: str = env.str("VIPPS_JWE_ENC", default="A128GCM")
 if VIPPS_JWE_ENC not in ("A128GCM", "A256GCM"):
     raise ImproperlyConfigured("VIPPS_JWE_ENC must be A128GCM or A256GCM.")

@@ -43,12 +43,15 @@ def _consume_rate_limit(cardholder: Cardholder) -> None:
         )
 
 
-def _in_flight(card: Card) -> ProvisioningAttempt | None:
-    return (
-        ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES)
-        .select_related("card", "cardholder")
-        .first()
-    )
+def _in_flight(card: Card, cardholder: Cardholder) -> ProvisioningAttempt | None:
+    """The card's attempt in flight, holding the ``card`` and ``cardholder`` objects given (no
+    join, no second decryption of the card data)."""
+    attempt = ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES).first()
+    if attempt is not None:
+        attempt.card = card
+        if attempt.cardholder_id == cardholder.pk:
+            attempt.cardholder = cardholder
+    return attempt
 
 
 def start_provisioning(
@@ -64,42 +67,42 @@ def start_provisioning(
         # An attempt still in flight from before the card was blocked ends here, unused.
         cancel_in_flight_attempts(card)
         raise DomainError(ErrorCode.NOT_ELIGIBLE, _refusal_message(card, code))
-    existing = _in_flight(card)
+    existing = _in_flight(card, cardholder)
     if existing is not None and existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
         return existing
     # Checked before taking the lock: it may ask the token service.
     state = wallet_state_for_card(card)
     if state.next_action != NextAction.PUSH_PROVISION:
         raise DomainError(ErrorCode.NOT_ELIGIBLE, state.reason_text or _not_offered_message(state))
-    with transaction.atomic():
-        # Concurrent starts for one card queue here, so only the first creates (and is counted).
-        Card.objects.select_for_update().filter(pk=card.pk).exists()
-        existing = _in_flight(card)
-        if existing is not None:
-            if existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
-                return existing
-            expire_attempt(existing)
-        _consume_rate_limit(cardholder)
-        try:
-            with transaction.atomic():
-                attempt = ProvisioningAttempt.objects.create(
-                    card=card,
-                    cardholder=cardholder,
-                    channel=channel if channel in Channel.values else Channel.WEB,
-                    app_return_url=app_return_url,
-                )
-        except IntegrityError:
-            # Databases without row locks (SQLite) can still race: reuse the winner's attempt.
-            attempt = _in_flight(card)
-            if attempt is None:
-                raise
-            return attempt
-    record_audit(
-        "provisioning.initiated",
-        obj=attempt,
-        correlation=str(attempt.correlation_id),
-        details={"card": str(card.public_id), "channel": attempt.channel},
-    )
+    try:
+        with transaction.atomic():
+            # Concurrent starts for one card queue here, so only the first creates (and counts).
+            Card.objects.select_for_update().filter(pk=card.pk).exists()
+            existing = _in_flight(card, cardholder)
+            if existing is not None:
+                if existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
+                    return existing
+                expire_attempt(existing)
+            _consume_rate_limit(cardholder)
+            attempt = ProvisioningAttempt.objects.create(
+                card=card,
+                cardholder=cardholder,
+                channel=channel if channel in Channel.values else Channel.WEB,
+                app_return_url=app_return_url,
+            )
+            # In the attempt's transaction: no attempt without its audit entry, one commit.
+            record_audit(
+                "provisioning.initiated",
+                obj=attempt,
+                correlation=str(attempt.correlation_id),
+                details={"card": str(card.public_id), "channel": attempt.channel},
+            )
+    except IntegrityError:
+        # Databases without row locks (SQLite) can still race: reuse the winner's attempt.
+        attempt = _in_flight(card, cardholder)
+        if attempt is None:
+            raise
+        return attempt
     logger.info(
         "provisioning attempt %s started for card %s (correlation %s)",
         attempt.public_id,

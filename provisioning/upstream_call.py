@@ -92,6 +92,15 @@ def try_upstream_call(attempt_id: int, *, interactive: bool = False) -> TryOutco
         return _try_claimed(attempt, interactive=interactive)
 
 
+def _try_attempt_in_hand(attempt: ProvisioningAttempt) -> TryOutcome:
+    """try_upstream_call for the attempt the caller has just started, with its card and
+    cardholder loaded: no second read (and decryption) of what is in hand."""
+    if not _claim(attempt.pk):
+        return TryOutcome.NOT_CLAIMED
+    with correlation(str(attempt.correlation_id)):
+        return _try_claimed(attempt, interactive=True)
+
+
 def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutcome:
     if attempt.age_seconds > settings.PROVISIONING_MAX_AGE_SECONDS:
         expire_attempt(attempt)
@@ -131,14 +140,19 @@ def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutco
         )
         return TryOutcome.TRANSIENT
     _record_call(attempt, result.call)
+    link = {
+        "state": AttemptState.LINK_READY,
+        "universal_link": result.universal_link,
+        "link_ready_at": timezone.now(),
+        "claimed_until": None,
+        "error_code": "",
+    }
     issued = ProvisioningAttempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(
-        state=AttemptState.LINK_READY,
-        universal_link=result.universal_link,
-        link_ready_at=timezone.now(),
-        claimed_until=None,
-        error_code="",
+        **link
     )
     if issued:
+        for name, value in link.items():
+            setattr(attempt, name, value)
         record_audit(
             "provisioning.link_issued",
             obj=attempt,
@@ -152,8 +166,9 @@ def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutco
 def provision_now_or_later(attempt: ProvisioningAttempt) -> ProvisioningAttempt:
     """One synchronous try while the user waits; on a transient failure, a queued retry."""
     if attempt.state == AttemptState.REQUESTED:
-        outcome = try_upstream_call(attempt.pk, interactive=True)
-        attempt.refresh_from_db()
+        outcome = _try_attempt_in_hand(attempt)
+        if attempt.state != AttemptState.LINK_READY:  # the link is in hand; else read what is
+            attempt.refresh_from_db()
         if outcome == TryOutcome.TRANSIENT and may_retry(attempt):
             schedule_retry(attempt)
         elif outcome == TryOutcome.TRANSIENT:

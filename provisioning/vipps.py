@@ -133,6 +133,7 @@ def endpoint() -> tuple[str, TlsClientConfig]:
     timeouts = {
         "connect_timeout": settings.VIPPS_CONNECT_TIMEOUT,
         "read_timeout": settings.VIPPS_READ_TIMEOUT,
+        "pool_size": settings.OUTBOUND_POOL_SIZE,
     }
     if settings.VIPPS_SANDBOX:
         material = sandbox_material()

@@ -7,9 +7,10 @@ import hmac
 import json
 import logging
 import re
+import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -39,7 +40,21 @@ from tokens.status import CardWalletState, TridSet, card_wallet_state
 logger = logging.getLogger(__name__)
 
 # Lookups of one page run side by side; HTTP adapters bound each call with their own timeouts.
-_executor = ThreadPoolExecutor(max_workers=16, thread_name_prefix="token-lookup")
+# One bounded pool per process, made on first use (after gunicorn's fork, never before).
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _lookup_pool() -> ThreadPoolExecutor:
+    global _executor
+    if _executor is None:
+        with _executor_lock:
+            if _executor is None:
+                _executor = ThreadPoolExecutor(
+                    max_workers=settings.TOKEN_LOOKUP_CONCURRENCY,
+                    thread_name_prefix="token-lookup",
+                )
+    return _executor
 
 
 @dataclass(frozen=True)
@@ -111,7 +126,7 @@ def lookup_tokens(cards: Sequence[Card]) -> dict[int, list[NetworkToken] | None]
             results.update(dict.fromkeys((card.pk for card in group), None))
             continue
         futures += [
-            (card, adapter, _executor.submit(adapter.tokens_for_card, card, prepared))
+            (card, adapter, _lookup_pool().submit(adapter.tokens_for_card, card, prepared))
             for card in group
         ]
     deadline = time.monotonic() + settings.TOKEN_LOOKUP_TIMEOUT
@@ -228,32 +243,52 @@ def _sync_card_tokens(cards: dict[int, Card], found: dict[int, list[NetworkToken
         )
 
 
-def refresh_wallet_states(
-    *, cards: Iterable[Card], batch_size: int | None = None, per_second: float | None = None
-) -> list[CardWalletState]:
-    """Refresh statuses from the token service in batches, at most ``per_second`` lookups/s."""
-    batch_size = batch_size or settings.TOKEN_REFRESH_BATCH_SIZE
+def iter_refreshed_wallet_states(
+    *,
+    cards: Iterable[Card],
+    batch_size: int | None = None,
+    per_second: float | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> Iterator[CardWalletState]:
+    """Refresh statuses from the token service in batches, yielding each card's new state.
+
+    Memory stays flat in the number of cards: give an iterator (``queryset.iterator()``) and
+    consume the states as they come. At most ``per_second`` lookups a second: batches are no
+    larger than that, and batch k starts no earlier than (cards before it) / ``per_second``
+    seconds after the first.
+    """
     per_second = per_second or settings.TOKEN_REFRESH_PER_SECOND
-    states: list[CardWalletState] = []
+    batch_size = min(batch_size or settings.TOKEN_REFRESH_BATCH_SIZE, max(1, int(per_second)))
+    started = clock()
+    done = 0
     batch: list[Card] = []
 
-    def flush() -> None:
-        started = time.monotonic()
-        refreshed = wallet_states_for_cards(batch, use_cache=False)
-        states.extend(refreshed[card.pk] for card in batch)
-        # Rate limit: a batch of N lookups takes at least N / per_second seconds.
-        pause = len(batch) / per_second - (time.monotonic() - started)
-        batch.clear()
+    def refresh(batch: list[Card]) -> Iterator[CardWalletState]:
+        nonlocal done
+        pause = started + done / per_second - clock()
         if pause > 0:
-            time.sleep(pause)
+            sleep(pause)
+        refreshed = wallet_states_for_cards(batch, use_cache=False)
+        done += len(batch)
+        return (refreshed[card.pk] for card in batch)
 
     for card in cards:
         batch.append(card)
         if len(batch) >= batch_size:
-            flush()
+            yield from refresh(batch)
+            batch = []
     if batch:
-        flush()
-    return states
+        yield from refresh(batch)
+
+
+def refresh_wallet_states(
+    *, cards: Iterable[Card], batch_size: int | None = None, per_second: float | None = None
+) -> list[CardWalletState]:
+    """iter_refreshed_wallet_states as a list, for a few cards (an admin selection)."""
+    return list(
+        iter_refreshed_wallet_states(cards=cards, batch_size=batch_size, per_second=per_second)
+    )
 
 
 # --- token notifications -------------------------------------------------------------------

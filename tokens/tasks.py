@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from issuer_portal.cards.models import Card
-from tokens.services import refresh_wallet_states
+from tokens.services import iter_refreshed_wallet_states
 
 REFRESH_TIME_LIMIT = 3300
 
@@ -20,4 +20,4 @@ REFRESH_TIME_LIMIT = 3300
 def refresh_all_token_statuses() -> int:
     """Refresh every card's status in rate-limited batches; returns how many were refreshed."""
     cards = Card.objects.select_related("cardholder").order_by("pk").iterator(chunk_size=500)
-    return len(refresh_wallet_states(cards=cards))
+    return sum(1 for _ in iter_refreshed_wallet_states(cards=cards))

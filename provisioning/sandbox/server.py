@@ -4,7 +4,8 @@ It checks every header and field of "Initiate card provisioning", decrypts the J
 key, checks that ``last4`` matches the PAN, and answers with a universal link to the sandbox's
 "Vipps app" page (served by the portal under /sandbox/vipps/). Tests queue faults on
 ``VippsSandbox.faults``: "503", "500", "400", "401", "slow:SECONDS", "malformed", "html",
-"empty", "badhost". The sandbox keeps no card data: it remembers requests without their bodies.
+"empty", "badhost"; ``latency`` (seconds) delays every answer, like a slow Vipps. The sandbox
+keeps no card data: it remembers requests without their bodies.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ class VippsSandbox:
     faults: deque[str] = field(default_factory=deque)
     seen: list[SeenRequest] = field(default_factory=list)
     connections: int = 0  # TLS connections accepted: shows connection reuse
+    latency: float = 0.0  # seconds added to every answer
 
     def start(self) -> VippsSandbox:
         sandbox = self
@@ -92,7 +94,7 @@ class VippsSandbox:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # request lines could be logged, but never bodies: keep it quiet
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.httpd = _Server(("127.0.0.1", self.port), Handler)
         self.httpd.daemon_threads = True
         # Refused handshakes (no or foreign client certificate) are expected; stay quiet.
         self.httpd.handle_error = lambda request, client_address: None
@@ -124,6 +126,8 @@ class VippsSandbox:
     def answer(
         self, path: str, headers: Any, body: bytes, private_key: jwk.JWK
     ) -> tuple[int, bytes, str]:
+        if self.latency:
+            time.sleep(self.latency)
         fault = self.faults.popleft() if self.faults else ""
         if fault.startswith("slow:"):
             time.sleep(float(fault.split(":", 1)[1]))
@@ -287,8 +291,17 @@ def _error(
     return status, json.dumps(body).encode(), "application/json"
 
 
-def start_sandbox(port: int | None = None) -> VippsSandbox:
-    """Start the sandbox on ``port`` (VIPPS_SANDBOX_PORT by default; 0 picks a free one)."""
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops the connections of a crowd: their SYNs are
+    # retried after a second, which Vipps' own servers would not do to us.
+    request_queue_size = 128
+
+
+def start_sandbox(port: int | None = None, *, latency: float = 0.0) -> VippsSandbox:
+    """Start the sandbox on ``port`` (VIPPS_SANDBOX_PORT by default; 0 picks a free one), adding
+    ``latency`` seconds to every answer."""
     return VippsSandbox(
-        material=sandbox_material(), port=settings.VIPPS_SANDBOX_PORT if port is None else port
+        material=sandbox_material(),
+        port=settings.VIPPS_SANDBOX_PORT if port is None else port,
+        latency=latency,
     ).start()

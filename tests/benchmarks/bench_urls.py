@@ -1,17 +1,27 @@
-"""The portal's URLs plus /bench/bare/: the baseline every server figure is compared with.
+"""The portal's URLs plus the baselines every server figure is compared with.
 
-The bare page renders the signed-in cardholder's card rows from one query, through the same
+/bench/bare/ renders the signed-in cardholder's card rows from one query, through the same
 middleware and the same server, with no wallet state, offers or layout of the portal.
+/bench/bare-add/<card>/ is a bare DRF view that does the JWE encryption of "Add" for the
+signed-in cardholder's card and answers with a redirect: "Add" without Vipps and bookkeeping.
 """
 
+import uuid
+
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template import engines
 from django.urls import path
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from issuer_portal.cards.models import Card
 from issuer_portal.urls import handler404, handler500
 from issuer_portal.urls import urlpatterns as portal_patterns
+from provisioning.jwe import encrypt_card_data
+from provisioning.keys import current_jwe_key
 
 _ROWS = engines["django"].from_string(
     "<!DOCTYPE html><html lang='en'><title>Cards</title><ul>"
@@ -28,5 +38,19 @@ def bare_card_rows(request: HttpRequest) -> HttpResponse:
     return HttpResponse(_ROWS.render({"rows": list(rows)}, request))
 
 
-urlpatterns = [path("bench/bare/", bare_card_rows), *portal_patterns]
+class BareAdd(APIView):
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request, card_id: uuid.UUID) -> HttpResponse:
+        card = Card.objects.get(public_id=card_id, cardholder__user=request.user)
+        encrypt_card_data(pan=card.pan, expiry=card.expiry, key=current_jwe_key())
+        return HttpResponseRedirect("https://127.0.0.1/sandbox/vipps/", status=303)
+
+
+urlpatterns = [
+    path("bench/bare/", bare_card_rows),
+    path("bench/bare-add/<uuid:card_id>/", BareAdd.as_view()),
+    *portal_patterns,
+]
 __all__ = ["handler404", "handler500", "urlpatterns"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import json
 import time
@@ -14,6 +15,7 @@ from django.core.management import CommandError, call_command
 from issuer_portal.cards.models import Card
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
 from tests.factories import CardFactory
+from tokens import services
 from tokens.models import CardToken, SimulatedToken, TokenNotification
 from tokens.services import (
     lookup_tokens,
@@ -285,26 +287,84 @@ def test_refresh_token_status_json(alice, bob):
         assert secret not in out.getvalue()
 
 
-def test_refresh_selected_cards_and_rate_limit(alice):
+def test_refresh_selected_cards_with_progress(alice):
     cards = list(alice.cards.all())
-    out = io.StringIO()
-    started = time.monotonic()
+    out, err = io.StringIO(), io.StringIO()
     call_command(
         "refresh_token_status",
         *[str(card.public_id) for card in cards],
         "--per-second",
-        "4",
+        "40",
         "--batch-size",
         "1",
         stdout=out,
+        stderr=err,
     )
-    # Two lookups at four per second take at least half a second.
-    assert time.monotonic() - started >= 0.45
     assert out.getvalue().count("not_added") == 2
+    assert "refreshed 2 of 2 cards in" in err.getvalue()
     with pytest.raises(CommandError, match="either --all"):
         call_command("refresh_token_status")
     with pytest.raises(CommandError, match="no card with id"):
         call_command("refresh_token_status", str(uuid.uuid4()))
+    with pytest.raises(CommandError, match="--per-second must be positive"):
+        call_command("refresh_token_status", "--all", "--per-second", "0")
+
+
+class _FakeClock:
+    """time.monotonic and time.sleep of a refresh, without waiting: records every pause."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.pauses: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.pauses.append(seconds)
+        self.now += seconds
+
+
+def test_refresh_keeps_to_the_rate_limit_in_every_second(alice):
+    """25 lookups at 10 per second: batches of at most 10, the k-th card's batch starting no
+    earlier than k/10 seconds in, so no second holds more than 10 lookups."""
+    cards = [CardFactory(cardholder=alice) for _ in range(23)] + list(alice.cards.all())
+    clock = _FakeClock()
+    started_at: list[float] = []
+    real_lookup = services.wallet_states_for_cards
+
+    def lookup(batch, use_cache):
+        started_at.extend([clock.now] * len(batch))
+        return real_lookup(batch, use_cache=use_cache)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "wallet_states_for_cards", lookup)
+        states = services.iter_refreshed_wallet_states(
+            cards=iter(cards), batch_size=50, per_second=10, sleep=clock.sleep, clock=clock.clock
+        )
+        refreshed = list(states)
+    assert [state.card for state in refreshed] == cards
+    assert started_at[0] == 100.0
+    for index, at in enumerate(started_at):
+        assert at >= 100.0 + (index // 10) * 1.0  # card k waits for its slot
+    per_second = collections.Counter(int(at - 100.0) for at in started_at)
+    assert max(per_second.values()) <= 10
+
+
+def test_refresh_reads_the_cards_lazily(alice):
+    """The refresh pulls cards from the iterator one batch at a time (flat memory): after the
+    first batch's states are consumed, the iterator has not been read past that batch."""
+    taken = []
+
+    def cards():
+        for card in alice.cards.order_by("pk"):
+            taken.append(card)
+            yield card
+
+    states = services.iter_refreshed_wallet_states(cards=cards(), batch_size=1, per_second=1000)
+    next(states)
+    assert len(taken) == 1
+    assert len(list(states)) == 1
 
 
 def test_periodic_refresh_task(alice):

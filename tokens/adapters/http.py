@@ -35,6 +35,8 @@ class HttpTokenServiceAdapter(TokenServiceAdapter):
             client_key=self._setting("CLIENT_KEY"),
             connect_timeout=settings.TOKEN_SERVICE_CONNECT_TIMEOUT,
             read_timeout=settings.TOKEN_SERVICE_READ_TIMEOUT,
+            # Every lookup of a page may be in flight at once.
+            pool_size=settings.TOKEN_LOOKUP_CONCURRENCY,
         )
 
     def _post(self, path: str, payload: dict[str, Any]) -> Any:

@@ -23,12 +23,26 @@ class Command(BaseCommand):
             "malformed, html, empty, badhost (repeatable)",
         )
 
-    def handle(self, *args: Any, port: int | None, fault: list[str], **options: Any) -> None:
+        parser.add_argument(
+            "--latency",
+            type=float,
+            default=0.0,
+            help="seconds added to every answer, like a slow Vipps (0 to 30)",
+        )
+
+    def handle(
+        self, *args: Any, port: int | None, fault: list[str], latency: float, **options: Any
+    ) -> None:
         if not settings.VIPPS_SANDBOX:
             raise CommandError("VIPPS_PROVISIONING_URL is set: the app talks to the real Vipps.")
-        sandbox = start_sandbox(port)
+        if not 0 <= latency <= 30:
+            raise CommandError("--latency must be between 0 and 30 seconds")
+        sandbox = start_sandbox(port, latency=latency)
         sandbox.faults.extend(fault)
-        self.stdout.write(f"Vipps sandbox listening on {sandbox.url} (mutual TLS)")
+        self.stdout.write(
+            f"Vipps sandbox listening on {sandbox.url} (mutual TLS)"
+            + (f", answering after {latency:g} s" if latency else "")
+        )
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         try:
