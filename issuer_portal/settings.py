@@ -310,6 +310,11 @@ VIPPS_CONNECT_TIMEOUT: float = env.float("VIPPS_CONNECT_TIMEOUT", default=2.0)
 VIPPS_READ_TIMEOUT: float = env.float("VIPPS_READ_TIMEOUT", default=8.0)
 # The click waits at most this long for Vipps before the pending page and retries take over.
 VIPPS_INTERACTIVE_READ_TIMEOUT: float = env.float("VIPPS_INTERACTIVE_READ_TIMEOUT", default=3.0)
+# Calls to Vipps per second, across every process (0: no limit). Background retries wait for a
+# free second; a cardholder's press is never held back, but counts, so retries yield to presses.
+VIPPS_RATE_LIMIT_PER_SECOND: int = env.int("VIPPS_RATE_LIMIT_PER_SECOND", default=20)
+if VIPPS_RATE_LIMIT_PER_SECOND < 0:
+    raise ImproperlyConfigured("VIPPS_RATE_LIMIT_PER_SECOND must be 0 (no limit) or more.")
 # Keep-alive mutual-TLS connections kept per upstream host and process: one per server thread
 # (gunicorn.conf.py), so a crowd pressing "Add" reuses connections instead of handshaking each.
 OUTBOUND_POOL_SIZE: int = env.int("OUTBOUND_POOL_SIZE", default=32)

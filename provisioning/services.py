@@ -37,7 +37,12 @@ from provisioning.links import (
 )
 from provisioning.retry_policy import may_retry, plan_retry, retry_delay, schedule_retry
 from provisioning.starting import cards_on_offer, record_offers, start_provisioning
-from provisioning.upstream_call import TryOutcome, provision_now_or_later, try_upstream_call
+from provisioning.upstream_call import (
+    TryOutcome,
+    provision_now_or_later,
+    try_upstream_call,
+    wait_for_vipps_slot,
+)
 
 __all__ = [
     "CARDHOLDER_CHANGED",
@@ -72,4 +77,5 @@ __all__ = [
     "sweep_attempts",
     "try_upstream_call",
     "user_message",
+    "wait_for_vipps_slot",
 ]

@@ -7,6 +7,7 @@ atomic claim keeps the call single); time limits stay well below the broker's vi
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -20,7 +21,8 @@ logger = logging.getLogger(__name__)
 TASK_SOFT_TIME_LIMIT = 60
 TASK_TIME_LIMIT = 90
 SWEEP_TIME_LIMIT = 300
-MAX_RETRY_COUNTDOWN = 120  # retry_delay() caps at 60 s plus jitter; the claim wait is shorter
+MAX_RETRY_COUNTDOWN = 120  # retry_delay() caps at 60 s plus jitter; so do rate-limit waits
+INLINE_RATE_WAIT = 1.0  # a worker waits this long for its rate-limit slot; longer, it retries
 
 
 def check_visibility_timeout() -> None:
@@ -52,11 +54,22 @@ def check_visibility_timeout() -> None:
     time_limit=TASK_TIME_LIMIT,
     ignore_result=True,
 )
-def provision_card(self, attempt_id: int) -> str:
-    """Try the attempt's upstream call; retry transient failures with backoff and jitter."""
+def provision_card(self, attempt_id: int, slot_at: float | None = None) -> str:
+    """Try the attempt's upstream call; retry transient failures with backoff and jitter.
+
+    Calls keep to VIPPS_RATE_LIMIT_PER_SECOND: a task reserves a second with room and waits for
+    it, in the worker when it is near, else as a retry that keeps the reservation (``slot_at``).
+    """
     attempt = ProvisioningAttempt.objects.filter(pk=attempt_id).first()
     if attempt is None or attempt.state != AttemptState.REQUESTED:
         return "nothing to do"  # idempotent: finished, expired or already linked
+    if slot_at is None or time.time() < slot_at - 1:
+        wait = services.wait_for_vipps_slot()
+        if wait > INLINE_RATE_WAIT:
+            raise self.retry(
+                countdown=wait, kwargs={"attempt_id": attempt_id, "slot_at": time.time() + wait}
+            )
+        time.sleep(wait)
     outcome = services.try_upstream_call(attempt_id)
     attempt.refresh_from_db()
     if outcome == services.TryOutcome.NOT_CLAIMED and attempt.state == AttemptState.REQUESTED:

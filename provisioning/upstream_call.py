@@ -13,6 +13,7 @@ from django.utils import timezone
 from issuer_portal.core.audit import record_audit
 from issuer_portal.core.metrics import VIPPS_LATENCY
 from issuer_portal.core.observability import correlation
+from issuer_portal.core.rate_limit import reserve_slot, take_slot_now
 from provisioning import vipps
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import JweKeyError, current_jwe_key
@@ -92,11 +93,23 @@ def try_upstream_call(attempt_id: int, *, interactive: bool = False) -> TryOutco
         return _try_claimed(attempt, interactive=interactive)
 
 
+VIPPS_RATE = "vipps"
+
+
+def wait_for_vipps_slot() -> float:
+    """Reserve a place for a background call to Vipps under VIPPS_RATE_LIMIT_PER_SECOND; returns
+    the seconds to wait before calling (0.0: now)."""
+    limit = settings.VIPPS_RATE_LIMIT_PER_SECOND
+    return reserve_slot(VIPPS_RATE, limit) if limit else 0.0
+
+
 def _try_attempt_in_hand(attempt: ProvisioningAttempt) -> TryOutcome:
     """try_upstream_call for the attempt the caller has just started, with its card and
     cardholder loaded: no second read (and decryption) of what is in hand."""
     if not _claim(attempt.pk):
         return TryOutcome.NOT_CLAIMED
+    if settings.VIPPS_RATE_LIMIT_PER_SECOND:
+        take_slot_now(VIPPS_RATE)  # the cardholder is waiting: counted, never held back
     with correlation(str(attempt.correlation_id)):
         return _try_claimed(attempt, interactive=True)
 

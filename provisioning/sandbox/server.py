@@ -44,6 +44,7 @@ class SeenRequest:
     trace_id: str
     system_name: str
     status: int
+    received_at: float = 0.0  # time.time() when the request arrived
 
 
 @dataclass
@@ -69,6 +70,7 @@ class VippsSandbox:
                 sandbox.connections += 1
 
             def do_POST(self) -> None:
+                received_at = time.time()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(min(length, 1_000_000))
                 status, payload, content_type = sandbox.answer(
@@ -80,6 +82,7 @@ class VippsSandbox:
                         trace_id=self.headers.get("X-Trace-ID", ""),
                         system_name=self.headers.get("Vipps-System-Name", ""),
                         status=status,
+                        received_at=received_at,
                     )
                 )
                 try:

@@ -188,3 +188,60 @@ def test_twenty_concurrent_starts_never_pass_the_rate_limit(
     statuses = sorted(r.status_code for r in responses)
     assert statuses.count(201) == 5 and statuses.count(429) == 15, statuses
     assert ProvisioningAttempt.objects.count() == 5
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_retry_backlog_drains_at_the_vipps_rate_limit(vipps_sandbox, settings, transactional_db):
+    """Eight attempts waiting for a retry (as after an outage) go out through a real worker at
+    VIPPS_RATE_LIMIT_PER_SECOND=2: never more than the limit in one second (one more where a
+    reservation and its arrival straddle a second), spread over the seconds that takes, and
+    each attempt called exactly once."""
+    attempts = [
+        ProvisioningAttempt.objects.create(card=card, cardholder=card.cardholder)
+        for card in CardFactory.create_batch(8)
+    ]
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        ),
+        "VIPPS_SANDBOX_PORT": str(vipps_sandbox.port),
+        "VIPPS_RATE_LIMIT_PER_SECOND": "2",
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "DJANGO_DEV_SECRETS": "1",
+        "LOCAL_STATE_DIR": str(Path(settings.LOCAL_STATE_DIR).resolve()),
+        "VIPPS_SANDBOX_DIR": str(Path(settings.VIPPS_SANDBOX_DIR).resolve()),
+    }
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    worker = subprocess.Popen(
+        celery_worker_command(queue),
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    from provisioning.tasks import provision_card
+
+    try:
+        for attempt in attempts:
+            provision_card.apply_async(args=[attempt.pk], queue=queue)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if ProvisioningAttempt.objects.filter(state="link_ready").count() == len(attempts):
+                break
+            time.sleep(0.2)
+    finally:
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    assert ProvisioningAttempt.objects.filter(state="link_ready").count() == 8, output
+    assert len(vipps_sandbox.seen) == 8
+    assert {s.request_id for s in vipps_sandbox.seen} == {str(a.correlation_id) for a in attempts}
+    arrivals = sorted(s.received_at for s in vipps_sandbox.seen)
+    per_second: dict[int, int] = {}
+    for at in arrivals:
+        per_second[int(at)] = per_second.get(int(at), 0) + 1
+    assert max(per_second.values()) <= 3, per_second
+    assert arrivals[-1] - arrivals[0] >= 2.0, per_second  # 8 calls at 2 a second: 3 s and more

@@ -1,0 +1,35 @@
+"""Per-second rate limits shared by every process (counters in the shared cache).
+
+A limit of N a second allows at most N calls in any calendar second. Callers that can wait
+reserve the first second with room (up to ``horizon`` seconds ahead) and wait for it; callers
+that must not wait (a cardholder pressing a button) only take their place in the current second,
+so the patient ones yield to them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from issuer_portal.core.counters import count_in_window
+
+
+def _key(name: str, second: int) -> str:
+    return f"rate:{name}:{second}"
+
+
+def reserve_slot(
+    name: str, per_second: int, *, now: float | None = None, horizon: int = 120
+) -> float:
+    """Reserve one call of ``name`` in the first second with room; returns the seconds to wait
+    until that second begins (0.0: call now). ``horizon`` when every second ahead is full."""
+    now = time.time() if now is None else now
+    second = int(now)
+    for ahead in range(horizon):
+        if count_in_window(_key(name, second + ahead), ahead + 2) <= per_second:
+            return max(0.0, second + ahead - now)
+    return float(horizon)
+
+
+def take_slot_now(name: str, *, now: float | None = None) -> None:
+    """Count one call of ``name`` in the current second, whatever the limit."""
+    count_in_window(_key(name, int(time.time() if now is None else now)), 2)
