@@ -55,6 +55,7 @@ def _record_call(attempt: ProvisioningAttempt, call: vipps.CallRecord | None) ->
     if call is not None:
         UpstreamCall.objects.create(
             attempt=attempt,
+            started_at=timezone.now() - datetime.timedelta(milliseconds=call.duration_ms or 0),
             trace_id=call.trace_id,
             status_code=call.status_code,
             error_code=call.error_code,

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -254,23 +255,26 @@ def iter_refreshed_wallet_states(
     """Refresh statuses from the token service in batches, yielding each card's new state.
 
     Memory stays flat in the number of cards: give an iterator (``queryset.iterator()``) and
-    consume the states as they come. At most ``per_second`` lookups a second: batches are no
-    larger than that, and batch k starts no earlier than (cards before it) / ``per_second``
-    seconds after the first.
+    consume the states as they come. At most ``per_second`` lookups in any second: with n
+    batches a second (batches of at most ``batch_size``), each holds per_second // n cards and
+    they start 1/n s apart (below one a second: one card every 1/per_second s).
     """
     per_second = per_second or settings.TOKEN_REFRESH_PER_SECOND
-    batch_size = min(batch_size or settings.TOKEN_REFRESH_BATCH_SIZE, max(1, int(per_second)))
+    largest = batch_size or settings.TOKEN_REFRESH_BATCH_SIZE
+    batches_a_second = max(1, math.ceil(per_second / largest))
+    batch_size = max(1, int(per_second // batches_a_second))
+    interval = max(1 / batches_a_second, batch_size / per_second)
     started = clock()
-    done = 0
+    sent = 0  # batches
     batch: list[Card] = []
 
     def refresh(batch: list[Card]) -> Iterator[CardWalletState]:
-        nonlocal done
-        pause = started + done / per_second - clock()
+        nonlocal sent
+        pause = started + sent * interval - clock()
         if pause > 0:
             sleep(pause)
         refreshed = wallet_states_for_cards(batch, use_cache=False)
-        done += len(batch)
+        sent += 1
         return (refreshed[card.pk] for card in batch)
 
     for card in cards:
