@@ -10,6 +10,7 @@ import math
 import re
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 
+from issuer_portal.cards.list_version import note_card_list_changed
 from issuer_portal.cards.models import Card
 from issuer_portal.core.audit import record_audit
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
@@ -62,6 +64,9 @@ def _lookup_pool() -> ThreadPoolExecutor:
 class TridRegistry:
     active: TridSet
     known: frozenset[str]  # every registered TRID, deprecated ones included
+    # New each time the registry is read from the database: what was built on an older one
+    # (a kept card list page) is out of date.
+    generation: str = ""
 
 
 # A safety net only: every change through the ORM drops the cached registry at once.
@@ -91,6 +96,7 @@ def _trid_registry_from_database() -> TridRegistry:
         if status == "active":
             (ecom if kind == "ecom" else nfc)[network].add(trid)
     return TridRegistry(
+        generation=uuid.uuid4().hex,
         active=TridSet(
             ecom={k: frozenset(v) for k, v in ecom.items()},
             nfc={k: frozenset(v) for k, v in nfc.items()},
@@ -187,6 +193,7 @@ def wallet_states_for_cards(
             timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
         )
         _sync_card_tokens({card.pk: card for card in missing}, relevant)
+        note_card_list_changed(card.cardholder for card in missing if card.pk in relevant)
     day = today()
     return {
         card.pk: card_wallet_state(card, tokens[card.pk], registry.active, day) for card in cards
@@ -200,6 +207,7 @@ def wallet_state_for_card(card: Card, *, use_cache: bool = True) -> CardWalletSt
 def forget_wallet_state(card: Card) -> None:
     """Drop the cached status, e.g. when the cardholder returns from the wallet app."""
     cache.delete(status_cache_key(card))
+    note_card_list_changed([card.cardholder])
 
 
 def _sync_card_tokens(cards: dict[int, Card], found: dict[int, list[NetworkToken]]) -> None:
@@ -451,5 +459,6 @@ def _receive(*, body: bytes, signature: str | None) -> NotificationOutcome:
         [t.as_cache() for t in mirror],
         timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
     )
+    note_card_list_changed([card.cardholder])
     logger.info("token notification %s applied to card %s", event["eventID"], card.public_id)
     return NotificationOutcome.APPLIED

@@ -8,3 +8,8 @@ class CardsConfig(AppConfig):
     name = "issuer_portal.cards"
     label = "cards"
     verbose_name = _("Cardholders and cards")
+
+    def ready(self) -> None:
+        from issuer_portal.cards import list_version
+
+        list_version.connect_receivers()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
@@ -17,7 +18,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from issuer_portal.cards import selectors
+from issuer_portal.cards.list_version import card_list_version_key, new_card_list_version
+from issuer_portal.core.local_time import today
 from provisioning.services import cards_on_offer
+from tokens.models import TRID_REGISTRY_CACHE_KEY
 from tokens.services import wallet_state_for_card
 from tokens.status import CardWalletState, NextAction, WalletStatus
 
@@ -31,18 +35,77 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def card_list(request: HttpRequest) -> HttpResponse:
+    kept = KeptCardList.for_request(request)
+    if kept is not None and (html := kept.fresh_html()) is not None:
+        return HttpResponse(html)
     cardholder = selectors.cardholder_for_user(request.user)
     states = sorted(cards_on_offer(cardholder=cardholder, channel="web"), key=_actions_first)
-    return render(
+    status_unavailable = any(s.status == WalletStatus.UNKNOWN for s in states)
+    response = render(
         request,
         "portal/card_list.html",
         {
             "cardholder": cardholder,
             "rows": card_rows(request, states),
             # One notice for the page instead of the same sentence on every card.
-            "status_unavailable": any(s.status == WalletStatus.UNKNOWN for s in states),
+            "status_unavailable": status_unavailable,
         },
     )
+    if kept is not None and cardholder is not None and not status_unavailable:
+        kept.keep(response.content)
+    return response
+
+
+# A card list page is kept this long at most, and served only while nothing it shows moved
+# (the card-list version and the TRID registry it was rendered with are still current).
+CARD_LIST_SECONDS = 10
+CARD_LIST_VERSION = 1  # bump when card_list.html or base.html changes
+
+
+class KeptCardList:
+    """The rendered card list of one browser (user, language, CSRF secret) on one day."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        get_token(request)  # the page's forms carry tokens of this secret
+        secret = hashlib.sha256(request.META["CSRF_COOKIE"].encode()).hexdigest()[:16]
+        self.key = (
+            f"web:card-list:v{CARD_LIST_VERSION}:{request.user.pk}:{get_language()}:{secret}"
+            f":{today().isoformat()}"
+        )
+        self.version_key = card_list_version_key(request.user.pk)
+        found = cache.get_many([self.key, self.version_key, TRID_REGISTRY_CACHE_KEY])
+        self.page = found.get(self.key)
+        self.version = found.get(self.version_key)
+        self.registry = found.get(TRID_REGISTRY_CACHE_KEY)
+        self.user_id = request.user.pk
+
+    @classmethod
+    def for_request(cls, request: HttpRequest) -> KeptCardList | None:
+        """None when this request's page is not to be kept: a query string (the language form
+        sends it back), or messages waiting to be shown once."""
+        if request.GET or len(messages.get_messages(request)):
+            return None
+        return cls(request)
+
+    def fresh_html(self) -> bytes | None:
+        if self.page is None or self.version is None or self.registry is None:
+            return None
+        version, generation, html = self.page
+        if version != self.version or generation != self.registry.generation:
+            return None
+        return html
+
+    def keep(self, html: bytes) -> None:
+        """Keep the page under the version and registry read before it was rendered: if either
+        moved while rendering, the page is not served."""
+        if self.registry is None:
+            return
+        if self.version is None:
+            new_card_list_version(self.user_id)  # this page may predate it: the next is kept
+            return
+        cache.set(
+            self.key, (self.version, self.registry.generation, html), timeout=CARD_LIST_SECONDS
+        )
 
 
 # Bump when _card_row.html (or what it includes) changes, so no old row outlives a deploy.

@@ -245,3 +245,36 @@ def test_a_retry_backlog_drains_at_the_vipps_rate_limit(vipps_sandbox, settings,
         per_second[int(at)] = per_second.get(int(at), 0) + 1
     assert max(per_second.values()) <= 3, per_second
     assert arrivals[-1] - arrivals[0] >= 2.0, per_second  # 8 calls at 2 a second: 3 s and more
+
+
+@pytest.mark.postgres
+def test_twelve_cardholders_pressing_at_once_each_get_one_attempt_and_one_call(
+    vipps_sandbox, transactional_db
+):
+    """A crowd on the server's threads: every press gets its link, with one call each."""
+    cards = CardFactory.create_batch(12)
+
+    def press(card):
+        def work():
+            client = Client()
+            client.force_login(card.cardholder.user)
+            return client.post(f"/cards/{card.public_id}/provision/", HTTP_USER_AGENT="iPhone")
+
+        return work
+
+    presses = iter(cards)
+    lock = threading.Lock()
+
+    def next_press():
+        with lock:
+            card = next(presses)
+        return card, press(card)()
+
+    results = _in_parallel(len(cards), next_press)
+    assert ProvisioningAttempt.objects.count() == 12
+    for card, response in results:
+        attempt = ProvisioningAttempt.objects.get(card=card)
+        assert response.status_code == 303 and response["Location"] == attempt.universal_link
+        assert attempt.calls.count() == 1
+    assert len(vipps_sandbox.seen) == 12
+    assert len({s.request_id for s in vipps_sandbox.seen}) == 12

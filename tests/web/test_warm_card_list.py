@@ -27,15 +27,74 @@ def _statements(client) -> list[str]:
     return [query["sql"] for query in captured.captured_queries]
 
 
+def _tables(statements: list[str]) -> list[str]:
+    return [sql.split(" FROM ")[1].split()[0].strip('"') for sql in statements]
+
+
 def test_a_warm_card_list_writes_nothing_and_reads_session_user_cardholder_cards(client, alice):
     for _ in range(8):
         CardFactory(cardholder=alice)
     client.force_login(alice.user)
     client.get("/cards/")  # cold: token lookups, the day's offers, the session's first refresh
-    warm = _statements(client)
+    warm = _statements(client)  # rendered from warm caches, and kept
     assert not [sql for sql in warm if sql.lstrip().upper().startswith(WRITES)], warm
-    tables = [sql.split(" FROM ")[1].split()[0].strip('"') for sql in warm]
-    assert tables == ["django_session", "auth_user", "cards_cardholder", "cards_card"]
+    assert _tables(warm) == ["django_session", "auth_user", "cards_cardholder", "cards_card"]
+    kept = _statements(client)  # the kept page: only what signing in reads
+    assert _tables(kept) == ["django_session", "auth_user"]
+
+
+def _keep_the_page(client) -> str:
+    """Open the card list until the page is kept; returns it."""
+    client.get("/cards/")
+    client.get("/cards/")
+    with CaptureQueriesContext(connection) as captured:
+        html = client.get("/cards/").content.decode()
+    assert _tables([q["sql"] for q in captured.captured_queries]) == [
+        "django_session",
+        "auth_user",
+    ]
+    return html
+
+
+def test_a_kept_page_is_not_served_once_a_card_or_the_cardholder_changes(client, alice):
+    client.force_login(alice.user)
+    visa = alice.cards.get(last4="1111")
+    assert "Travel card" not in _keep_the_page(client)
+    visa.nickname = "Travel card"
+    visa.save()
+    assert "Travel card" in client.get("/cards/").content.decode()
+    _keep_the_page(client)
+    visa.delete()
+    assert "1111" not in client.get("/cards/").content.decode()
+    _keep_the_page(client)
+    alice.save()
+    assert _tables(_statements(client))[-1] == "cards_card"  # rendered anew
+
+
+def test_a_kept_page_is_not_served_once_a_wallet_status_changes(client, alice):
+    from tokens.services import forget_wallet_state
+
+    client.force_login(alice.user)
+    assert _keep_the_page(client).count("Add to Vipps") == 2
+    visa = alice.cards.get(last4="1111")
+    add_simulated_token(card=visa, trid="40010082040")  # forgets the card's cached status
+    assert client.get("/cards/").content.decode().count("Add to Vipps") == 1
+    _keep_the_page(client)
+    from tokens.models import SimulatedToken
+
+    SimulatedToken.objects.all().delete()  # no signal: the status is still cached...
+    forget_wallet_state(visa)  # ...until the cardholder comes back from the app
+    assert client.get("/cards/").content.decode().count("Add to Vipps") == 2
+
+
+def test_pages_with_a_query_string_or_messages_are_never_kept(client, alice):
+    from django.contrib.messages import get_messages  # noqa: F401 - the storage in use
+
+    client.force_login(alice.user)
+    _keep_the_page(client)
+    with CaptureQueriesContext(connection) as captured:
+        client.get("/cards/?from=app")
+    assert "cards_card" in " ".join(q["sql"] for q in captured.captured_queries)
 
 
 def test_offers_are_counted_once_per_card_and_day_even_when_the_cache_is_lost(client, alice):
@@ -75,12 +134,16 @@ def test_the_session_expiry_moves_at_most_once_a_minute_and_idle_sessions_still_
 def test_a_trid_change_applies_to_the_next_card_list_at_once(client, alice):
     add_simulated_token(card=alice.cards.get(last4="1111"), trid="40010082040")
     client.force_login(alice.user)
-    assert "In Vipps" in client.get("/cards/").content.decode()  # the registry is now cached
+    assert "In Vipps" in _keep_the_page(client)  # the registry is cached, the page kept
     # Staff retire the TRID; a bulk update sends no signal, yet the cached registry goes too.
     TokenRequestor.objects.filter(trid="40010082040").update(status="deprecated")
     assert "In Vipps" not in client.get("/cards/").content.decode()
-    TokenRequestor.objects.get(trid="40010082040").save()  # and so does a save
-    assert "In Vipps" not in client.get("/cards/").content.decode()
+    _keep_the_page(client)
+    TokenRequestor.objects.filter(trid="40010082040").update(status="active")
+    assert "In Vipps" in client.get("/cards/").content.decode()
+    _keep_the_page(client)
+    TokenRequestor.objects.get(trid="40010082040").save(update_fields=["status"])  # a save too
+    assert "In Vipps" in _keep_the_page(client)
 
 
 def test_cached_card_rows_follow_the_wallet_state_the_language_and_the_csrf_secret(
