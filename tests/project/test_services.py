@@ -15,7 +15,7 @@ from tests.conftest import PAN_ALICE_VISA, assert_no_card_data_in_cache
 @pytest.mark.django_db
 @pytest.mark.redis
 def test_redis_url_switches_cache_and_broker_to_redis():
-    assert settings.CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert settings.CACHES["default"]["BACKEND"] == "issuer_portal.core.cache.RedisCache"
     assert settings.CELERY_BROKER_URL == settings.REDIS_URL
     assert settings.CELERY_TASK_ALWAYS_EAGER is False
     key = f"test:{uuid.uuid4().hex}"

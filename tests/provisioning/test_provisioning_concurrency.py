@@ -223,8 +223,11 @@ def test_a_retry_backlog_drains_at_the_vipps_rate_limit(vipps_sandbox, settings,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    from issuer_portal.celery import app
     from provisioning.tasks import provision_card
 
+    previous_eager = app.conf.task_always_eager
+    app.conf.task_always_eager = False  # to the worker, not run here
     try:
         for attempt in attempts:
             provision_card.apply_async(args=[attempt.pk], queue=queue)
@@ -234,6 +237,7 @@ def test_a_retry_backlog_drains_at_the_vipps_rate_limit(vipps_sandbox, settings,
                 break
             time.sleep(0.2)
     finally:
+        app.conf.task_always_eager = previous_eager
         worker.terminate()
         output = worker.communicate(timeout=30)[0]
     assert ProvisioningAttempt.objects.filter(state="link_ready").count() == 8, output
