@@ -17,15 +17,15 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # VIPPS_INTERACTIVE_READ_TIMEOUT, 3 s): a thread that waits on a socket gives up the GIL, so a
 # waiting press costs a thread, not a core. With 4 threads a process, 40 people pressing at once
 # queued behind each other (p99 2.5 s while Vipps answered in 300 ms) and the card list waited
-# behind them. 32 threads a process hold a campaign crowd's presses side by side and leave threads
-# for the card list; processes beyond the cores add memory, not throughput. The outbound mTLS
-# pool keeps one connection per thread (OUTBOUND_POOL_SIZE), and each thread keeps at most one
-# database connection: WEB_CONCURRENCY x GUNICORN_THREADS must stay below PostgreSQL's
-# max_connections (or go through a pooler) once several replicas run.
+# behind them. 64 threads a process hold a campaign crowd's presses side by side even when the
+# kernel hands most of them to one process, and leave threads for the card list; processes
+# beyond the cores add memory, not throughput. The outbound mTLS pool keeps one connection per
+# thread (OUTBOUND_POOL_SIZE). Database connections do not follow the threads: each process has a
+# pool of DATABASE_POOL_SIZE (16), and a press hands its connection back while it waits on Vipps.
 # Async workers were the alternative; they would need an async Vipps client, an async ORM path
 # and async-safe middleware for a gain these figures do not ask for (make bench).
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "32"))
+threads = int(os.environ.get("GUNICORN_THREADS", "64"))
 # Longer than the longest request (a click waits VIPPS_INTERACTIVE_READ_TIMEOUT for Vipps).
 timeout = 30
 graceful_timeout = 30

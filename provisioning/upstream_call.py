@@ -11,6 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from issuer_portal.core.audit import record_audit
+from issuer_portal.core.db import give_back_connection_while_waiting
 from issuer_portal.core.metrics import VIPPS_LATENCY
 from issuer_portal.core.observability import correlation
 from issuer_portal.core.rate_limit import reserve_slot, take_slot_now
@@ -126,6 +127,7 @@ def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutco
         return TryOutcome.FAILED
     try:
         request = _request_for(attempt)
+        give_back_connection_while_waiting()
         result = vipps.initiate_provisioning(
             request,
             correlation_id=attempt.correlation_id,

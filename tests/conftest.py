@@ -85,6 +85,19 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _close_database_pools_before_the_test_database_goes(django_db_setup, django_db_blocker):
+    """PostgreSQL runs with a connection pool, as in production; its open connections would
+    keep the test database from being dropped at the end of the run."""
+    yield
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if hasattr(connection, "close_pool"):
+                connection.close_pool()
+
+
+@pytest.fixture(scope="session", autouse=True)
 def redis_database_per_worker():
     """cache.clear() flushes a whole Redis database: parallel test workers each get their own."""
     from django.conf import settings
