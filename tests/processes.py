@@ -28,8 +28,10 @@ def gunicorn_command(port: int, *options: str) -> list[str]:
     ]
 
 
-def celery_worker_command(queue: str, *, loglevel: str = "WARNING") -> list[str]:
-    """A solo worker that consumes only ``queue`` (tests never share a worker)."""
+def celery_worker_command(
+    queue: str, *, loglevel: str = "WARNING", pool: str = "solo", concurrency: int = 1
+) -> list[str]:
+    """A worker that consumes only ``queue`` (tests never share a worker); solo by default."""
     return [
         sys.executable,
         "-m",
@@ -37,8 +39,8 @@ def celery_worker_command(queue: str, *, loglevel: str = "WARNING") -> list[str]
         "-A",
         "issuer_portal",
         "worker",
-        "--pool=solo",
-        "--concurrency=1",
+        f"--pool={pool}",
+        f"--concurrency={concurrency}",
         "-Q",
         queue,
         "--without-heartbeat",

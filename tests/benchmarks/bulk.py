@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.processes import celery_worker_command
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 SMALL, LARGE = 10_000, 100_000
 BACKLOG = 1_000
@@ -185,19 +187,4 @@ def backlog_figures(env: dict[str, str], worker_command: list[str]) -> tuple[dic
 
 
 def worker_command() -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "issuer_portal",
-        "worker",
-        "--pool=threads",
-        "--concurrency=16",
-        "-Q",
-        "bench-backlog",
-        "--without-heartbeat",
-        "--without-gossip",
-        "--without-mingle",
-        "--loglevel=WARNING",
-    ]
+    return celery_worker_command("bench-backlog", pool="threads", concurrency=16)

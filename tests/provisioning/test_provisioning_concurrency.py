@@ -26,6 +26,33 @@ def committed_alice(transactional_db):
     return holder, card
 
 
+def _start_worker(vipps_sandbox, settings, **extra: str) -> tuple[str, subprocess.Popen]:
+    """A real Celery worker on a queue of its own, on this test's database and sandbox."""
+    database = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": (
+            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+        ),
+        "VIPPS_SANDBOX_PORT": str(vipps_sandbox.port),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "DJANGO_DEV_SECRETS": "1",
+        "LOCAL_STATE_DIR": str(Path(settings.LOCAL_STATE_DIR).resolve()),
+        "VIPPS_SANDBOX_DIR": str(Path(settings.VIPPS_SANDBOX_DIR).resolve()),
+        **extra,
+    }
+    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
+    worker = subprocess.Popen(
+        celery_worker_command(queue),
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return queue, worker
+
+
 def _in_parallel(count: int, work) -> list:
     results: list = [None] * count
     barrier = threading.Barrier(count)
@@ -77,28 +104,7 @@ def test_503_twice_then_200_through_a_real_worker_on_redis(
 ):
     holder, card = committed_alice
     vipps_sandbox.faults.extend(["503", "503"])
-    database = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        ),
-        "VIPPS_SANDBOX_PORT": str(vipps_sandbox.port),
-        "PROVISIONING_RETRY_BASE_SECONDS": "0.2",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DJANGO_DEV_SECRETS": "1",
-        "LOCAL_STATE_DIR": str(Path(settings.LOCAL_STATE_DIR).resolve()),
-        "VIPPS_SANDBOX_DIR": str(Path(settings.VIPPS_SANDBOX_DIR).resolve()),
-    }
-    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
-    worker = subprocess.Popen(
-        celery_worker_command(queue),
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    queue, worker = _start_worker(vipps_sandbox, settings, PROVISIONING_RETRY_BASE_SECONDS="0.2")
     from issuer_portal.celery import app
 
     previous_eager = app.conf.task_always_eager
@@ -201,28 +207,7 @@ def test_a_retry_backlog_drains_at_the_vipps_rate_limit(vipps_sandbox, settings,
         ProvisioningAttempt.objects.create(card=card, cardholder=card.cardholder)
         for card in CardFactory.create_batch(8)
     ]
-    database = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        ),
-        "VIPPS_SANDBOX_PORT": str(vipps_sandbox.port),
-        "VIPPS_RATE_LIMIT_PER_SECOND": "2",
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DJANGO_DEV_SECRETS": "1",
-        "LOCAL_STATE_DIR": str(Path(settings.LOCAL_STATE_DIR).resolve()),
-        "VIPPS_SANDBOX_DIR": str(Path(settings.VIPPS_SANDBOX_DIR).resolve()),
-    }
-    queue = f"test-{os.getpid()}-{time.monotonic_ns()}"
-    worker = subprocess.Popen(
-        celery_worker_command(queue),
-        cwd=BASE_DIR,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    queue, worker = _start_worker(vipps_sandbox, settings, VIPPS_RATE_LIMIT_PER_SECOND="2")
     from issuer_portal.celery import app
     from provisioning.tasks import provision_card
 
