@@ -25,3 +25,12 @@ class RedisCache(django_redis.RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def count_in_window(self, key: str, seconds: int) -> int:
+        """Add one to ``key`` (made with a ``seconds`` lifetime when new) in one round trip and
+        one transaction; Django's add() then incr() take three."""
+        key = self.make_and_validate_key(key)
+        pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
+        pipe.set(key, 0, ex=seconds, nx=True)
+        pipe.incr(key)
+        return int(pipe.execute()[1])

@@ -7,6 +7,9 @@ from django.core.cache import cache
 
 def count_in_window(key: str, seconds: int) -> int:
     """Add one to ``key`` (created with a ``seconds`` lifetime) and return the new count."""
+    one_round_trip = getattr(cache, "count_in_window", None)  # the Redis backend's
+    if one_round_trip is not None:
+        return one_round_trip(key, seconds)
     cache.add(key, 0, timeout=seconds)
     try:
         return cache.incr(key)

@@ -522,7 +522,7 @@ def run(seconds: float, rounds: int, output: Path | None, parts: tuple[str, ...]
         ).stdout.strip(),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{os.cpu_count()} cores, {os.uname().sysname} {os.uname().release}",
-        "server": "gunicorn.conf.py (2 workers x 32 threads), TLS; PostgreSQL; Redis;"
+        "server": "gunicorn.conf.py (2 workers x 64 threads), TLS; PostgreSQL (pool); Redis;"
         f" wrk c=8, {rounds} interleaved rounds of {seconds:g} s, medians",
         "results": results,
         "goals": goals,
