@@ -110,8 +110,11 @@ def status_cache_key(card: Card) -> str:
     return f"wallet-tokens:v1:{card.public_id}"
 
 
-def lookup_tokens(cards: Sequence[Card]) -> dict[int, list[NetworkToken] | None]:
-    """Ask the token services for every card's tokens, concurrently, within one deadline.
+def lookup_tokens(
+    cards: Sequence[Card], *, meanwhile: Callable[[], object] | None = None
+) -> dict[int, list[NetworkToken] | None]:
+    """Ask the token services for every card's tokens, concurrently, within one deadline;
+    ``meanwhile`` runs in this thread while the lookups are out.
 
     Returns card pk -> tokens, or None where the service failed or was too slow.
     """
@@ -137,6 +140,8 @@ def lookup_tokens(cards: Sequence[Card]) -> dict[int, list[NetworkToken] | None]
             for card in group
         ]
     deadline = time.monotonic() + settings.TOKEN_LOOKUP_TIMEOUT
+    if meanwhile is not None:
+        meanwhile()
     for card, adapter, future in futures:
         outcome = "success"
         try:
@@ -180,7 +185,9 @@ def wallet_states_for_cards(
         else:
             missing.append(card)
     if missing:
-        fetched = lookup_tokens(missing)
+        ours: dict[str, CardToken] = {}
+        # Our copy of the cards' tokens is read while the token service is asked.
+        fetched = lookup_tokens(missing, meanwhile=lambda: ours.update(_our_tokens(missing)))
         relevant = {
             pk: [t for t in found if t.trid in registry.known]
             for pk, found in fetched.items()
@@ -192,7 +199,7 @@ def wallet_states_for_cards(
             {keys[pk]: [t.as_cache() for t in found] for pk, found in relevant.items()},
             timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
         )
-        _sync_card_tokens({card.pk: card for card in missing}, relevant)
+        _sync_card_tokens(relevant, ours)
         note_card_list_changed(card.cardholder for card in missing if card.pk in relevant)
     day = today()
     return {
@@ -210,17 +217,18 @@ def forget_wallet_state(card: Card) -> None:
     note_card_list_changed([card.cardholder])
 
 
-def _sync_card_tokens(cards: dict[int, Card], found: dict[int, list[NetworkToken]]) -> None:
-    """Bring our copy of the cards' tokens in line with what the service reported.
+def _our_tokens(cards: Sequence[Card]) -> dict[str, CardToken]:
+    """Our copy of the cards' tokens, by token reference (one query)."""
+    rows = CardToken.objects.filter(card_id__in=[card.pk for card in cards])
+    return {row.token_reference: row for row in rows}
 
-    A fixed number of queries whatever the number of cards: one read, then bulk writes only
-    for what changed.
-    """
+
+def _sync_card_tokens(found: dict[int, list[NetworkToken]], ours: dict[str, CardToken]) -> None:
+    """Bring our copy of the cards' tokens (``ours``, read before) in line with what the
+    service reported for the cards in ``found``; bulk writes only for what changed."""
     if not found:
         return
-    existing = {
-        row.token_reference: row for row in CardToken.objects.filter(card_id__in=list(found))
-    }
+    existing = {ref: row for ref, row in ours.items() if row.card_id in found}
     create, update, seen = [], [], set()
     for card_pk, card_tokens in found.items():
         for token in card_tokens:
