@@ -94,7 +94,15 @@ def _close_database_pools_before_the_test_database_goes(django_db_setup, django_
     with django_db_blocker.unblock():
         for connection in connections.all():
             if hasattr(connection, "close_pool"):
+                name = connection.settings_dict["NAME"]
                 connection.close_pool()
+                # A live-server thread may still hold a pooled connection of its own.
+                with connection._nodb_cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = %s AND pid <> pg_backend_pid()",
+                        [name],
+                    )
 
 
 @pytest.fixture(scope="session", autouse=True)
