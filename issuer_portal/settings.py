@@ -219,6 +219,12 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="issuer-portal"),
             "TIMEOUT": 300,
+            # A hung or unreachable Redis costs a request this long at most: the backend then
+            # treats reads as misses and skips writes (issuer_portal.core.cache).
+            "OPTIONS": {
+                "socket_connect_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+                "socket_timeout": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+            },
         }
     }
 else:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from issuer_portal.cards.models import Card, Cardholder
 from issuer_portal.cards.selectors import cards_for_cardholder
 from issuer_portal.core.audit import record_audit
-from issuer_portal.core.counters import count_in_window
+from issuer_portal.core.counters import CacheUnavailable, count_in_window
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from provisioning.lifecycle import (
     _refusal_message,
@@ -34,7 +34,18 @@ def _consume_rate_limit(cardholder: Cardholder) -> None:
     """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr)."""
     window = settings.PROVISIONING_RATE_WINDOW_SECONDS
     now = int(timezone.now().timestamp())
-    used = count_in_window(f"provisioning-rate:{cardholder.public_id}:{now // window}", window)
+    try:
+        used = count_in_window(f"provisioning-rate:{cardholder.public_id}:{now // window}", window)
+    except CacheUnavailable:
+        # Without the shared cache, the database counts: this cardholder's attempts started in
+        # the last window, this one included (a sliding window instead of the cache's fixed one).
+        since = timezone.now() - datetime.timedelta(seconds=window)
+        used = (
+            1
+            + ProvisioningAttempt.objects.filter(
+                cardholder=cardholder, created_at__gte=since
+            ).count()
+        )
     if used > settings.PROVISIONING_RATE_LIMIT:
         raise DomainError(
             ErrorCode.RATE_LIMITED,

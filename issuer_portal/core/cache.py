@@ -1,10 +1,30 @@
-"""The Redis cache backend: Django's own, keeping one Redis client per connection pool."""
+"""The Redis cache backend: Django's own, keeping one Redis client per connection pool, and
+degrading instead of failing while Redis cannot be reached.
+
+The database is the source of truth; the cache is disposable. So with Redis down (restarted,
+failed over, unreachable) a read is a miss, a write is skipped, and only counters say so, by
+raising CacheUnavailable: their callers choose a fallback each (see ``core.counters``). Every
+call gives up after REDIS_SOCKET_TIMEOUT, so a hung Redis cannot hold a request.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 from django.core.cache.backends import redis as django_redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+WARN_EVERY_SECONDS = 10.0
+
+
+class CacheUnavailable(Exception):
+    """The shared cache cannot be reached: a count cannot be taken."""
 
 
 class RedisCacheClient(django_redis.RedisCacheClient):
@@ -21,16 +41,102 @@ class RedisCacheClient(django_redis.RedisCacheClient):
         return client
 
 
+_last_warning = 0.0
+
+
+def _unreachable(operation: str, error: BaseException) -> None:
+    """Log that Redis is unreachable, at most once every few seconds per process."""
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= WARN_EVERY_SECONDS:
+        _last_warning = now
+        logger.warning("cache unreachable (%s: %s): degrading", operation, type(error).__name__)
+
+
 class RedisCache(django_redis.RedisCache):
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
 
+    # Reads: a miss.
+    def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
+        try:
+            return super().get(key, default, version)
+        except UNREACHABLE as error:
+            _unreachable("get", error)
+            return default
+
+    def get_many(self, keys: Any, version: Any = None) -> dict[str, Any]:
+        try:
+            return super().get_many(keys, version)
+        except UNREACHABLE as error:
+            _unreachable("get_many", error)
+            return {}
+
+    def has_key(self, key: Any, version: Any = None) -> bool:
+        try:
+            return super().has_key(key, version)
+        except UNREACHABLE as error:
+            _unreachable("has_key", error)
+            return False
+
+    # Writes: skipped (an add did not add).
+    def set(
+        self, key: Any, value: Any, timeout: Any = django_redis.DEFAULT_TIMEOUT, version: Any = None
+    ) -> None:
+        try:
+            super().set(key, value, timeout, version)
+        except UNREACHABLE as error:
+            _unreachable("set", error)
+
+    def set_many(
+        self, data: dict[str, Any], timeout: Any = django_redis.DEFAULT_TIMEOUT, version: Any = None
+    ) -> list[str]:
+        try:
+            return super().set_many(data, timeout, version)
+        except UNREACHABLE as error:
+            _unreachable("set_many", error)
+            return list(data)
+
+    def add(
+        self, key: Any, value: Any, timeout: Any = django_redis.DEFAULT_TIMEOUT, version: Any = None
+    ) -> bool:
+        try:
+            return super().add(key, value, timeout, version)
+        except UNREACHABLE as error:
+            _unreachable("add", error)
+            return False
+
+    def delete(self, key: Any, version: Any = None) -> bool:
+        try:
+            return super().delete(key, version)
+        except UNREACHABLE as error:
+            _unreachable("delete", error)
+            return False
+
+    def delete_many(self, keys: Any, version: Any = None) -> None:
+        try:
+            super().delete_many(keys, version)
+        except UNREACHABLE as error:
+            _unreachable("delete_many", error)
+
+    # Counts: the caller must know.
+    def incr(self, key: Any, delta: int = 1, version: Any = None) -> int:
+        try:
+            return super().incr(key, delta, version)
+        except UNREACHABLE as error:
+            _unreachable("incr", error)
+            raise CacheUnavailable(str(type(error).__name__)) from None
+
     def count_in_window(self, key: str, seconds: int) -> int:
         """Add one to ``key`` (made with a ``seconds`` lifetime when new) in one round trip and
-        one transaction; Django's add() then incr() take three."""
+        one transaction; Django's add() then incr() take three. Raises CacheUnavailable."""
         key = self.make_and_validate_key(key)
-        pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
-        pipe.set(key, 0, ex=seconds, nx=True)
-        pipe.incr(key)
-        return int(pipe.execute()[1])
+        try:
+            pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
+            pipe.set(key, 0, ex=seconds, nx=True)
+            pipe.incr(key)
+            return int(pipe.execute()[1])
+        except UNREACHABLE as error:
+            _unreachable("count", error)
+            raise CacheUnavailable(str(type(error).__name__)) from None

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from django.core.cache import cache
 
+from issuer_portal.core.cache import CacheUnavailable
+
+__all__ = ["CacheUnavailable", "count_in_window", "current_count"]
+
 
 def count_in_window(key: str, seconds: int) -> int:
-    """Add one to ``key`` (created with a ``seconds`` lifetime) and return the new count."""
+    """Add one to ``key`` (created with a ``seconds`` lifetime) and return the new count.
+
+    Raises CacheUnavailable while the shared cache cannot be reached: each caller decides what
+    a limit means then (the database's count, or letting the call through, written down there).
+    """
     one_round_trip = getattr(cache, "count_in_window", None)  # the Redis backend's
     if one_round_trip is not None:
         return one_round_trip(key, seconds)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from issuer_portal.core.counters import count_in_window
+from issuer_portal.core.counters import CacheUnavailable, count_in_window
 
 
 def _key(name: str, second: int) -> str:
@@ -24,12 +24,20 @@ def reserve_slot(
     until that second begins (0.0: call now). ``horizon`` when every second ahead is full."""
     now = time.time() if now is None else now
     second = int(now)
-    for ahead in range(horizon):
-        if count_in_window(_key(name, second + ahead), ahead + 2) <= per_second:
-            return max(0.0, second + ahead - now)
+    try:
+        for ahead in range(horizon):
+            if count_in_window(_key(name, second + ahead), ahead + 2) <= per_second:
+                return max(0.0, second + ahead - now)
+    except CacheUnavailable:
+        # No shared count: let the call through. Redis is also the broker, so with it down no
+        # background call is running to crowd the upstream.
+        return 0.0
     return float(horizon)
 
 
 def take_slot_now(name: str, *, now: float | None = None) -> None:
     """Count one call of ``name`` in the current second, whatever the limit."""
-    count_in_window(_key(name, int(time.time() if now is None else now)), 2)
+    try:
+        count_in_window(_key(name, int(time.time() if now is None else now)), 2)
+    except CacheUnavailable:
+        pass  # nothing to yield to: see reserve_slot
