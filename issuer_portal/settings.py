@@ -301,10 +301,11 @@ TOKEN_REFRESH_BATCH_SIZE: int = env.int("TOKEN_REFRESH_BATCH_SIZE", default=20)
 TOKEN_REFRESH_PER_SECOND: float = env.float("TOKEN_REFRESH_PER_SECOND", default=10.0)
 TOKEN_REFRESH_INTERVAL_MINUTES: int = env.int("TOKEN_REFRESH_INTERVAL_MINUTES", default=0)
 # The sweeper finishes attempts stuck past their age (also when the broker was down at the click).
+PROVISIONING_SWEEP_SECONDS: float = env.float("PROVISIONING_SWEEP_SECONDS", default=60.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-provisioning-attempts": {
         "task": "provisioning.tasks.sweep_provisioning_attempts",
-        "schedule": 60.0,
+        "schedule": PROVISIONING_SWEEP_SECONDS,
     },
     "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }
@@ -401,6 +402,9 @@ if not VIPPS_SANDBOX and (_problems := _vipps_client_problems()):
         + '. See "Deploying to production" in README.md.'
     )
 PROVISIONING_MAX_AGE_SECONDS: int = env.int("PROVISIONING_MAX_AGE_SECONDS", default=600)
+# An attempt pending with no claim and no retry due this long is lost (its task was never
+# published, or its worker died): the sweeper queues it again.
+PROVISIONING_LOST_AFTER_SECONDS: int = env.int("PROVISIONING_LOST_AFTER_SECONDS", default=60)
 PROVISIONING_MAX_TRIES: int = env.int("PROVISIONING_MAX_TRIES", default=6)
 PROVISIONING_RETRY_BASE_SECONDS: float = env.float("PROVISIONING_RETRY_BASE_SECONDS", default=2.0)
 PROVISIONING_RATE_LIMIT: int = env.int("PROVISIONING_RATE_LIMIT", default=5)

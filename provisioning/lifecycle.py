@@ -135,10 +135,11 @@ def sweep_attempts() -> dict[str, int]:
     for attempt in stale:
         expire_attempt(attempt)
         counts["expired"] += 1
+    quiet_since = now - datetime.timedelta(seconds=settings.PROVISIONING_LOST_AFTER_SECONDS)
     lost = ProvisioningAttempt.objects.filter(state=AttemptState.REQUESTED).filter(
         Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-        Q(retry_due_at__isnull=True) | Q(retry_due_at__lt=now - datetime.timedelta(seconds=60)),
-        updated_at__lt=now - datetime.timedelta(seconds=60),
+        Q(retry_due_at__isnull=True) | Q(retry_due_at__lt=quiet_since),
+        updated_at__lt=quiet_since,
     )
     for attempt in lost:
         schedule_retry(attempt, countdown=0)

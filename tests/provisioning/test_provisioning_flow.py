@@ -426,3 +426,17 @@ def test_readyz_checks_the_vipps_client_configuration_without_calling_vipps(
     assert client.get("/readyz").json()["checks"]["vipps_client"] == "ok"
     settings.VIPPS_JWE_PUBLIC_KEY = ""
     assert client.get("/readyz").json()["checks"]["vipps_client"] == "failing"  # no JWE key
+
+
+def test_the_sweeper_counts_an_attempt_lost_after_the_configured_quiet_time(
+    alice, visa, settings, django_capture_on_commit_callbacks
+):
+    attempt = ProvisioningAttempt.objects.create(card=visa, cardholder=alice)  # never queued
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert services.sweep_attempts()["requeued"] == 0  # quiet for less than 60 s
+    settings.PROVISIONING_LOST_AFTER_SECONDS = 0
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert services.sweep_attempts()["requeued"] == 1
+    assert len(queued) == 1
+    attempt.refresh_from_db()
+    assert attempt.retry_due_at is not None
