@@ -289,6 +289,10 @@ TOKEN_STATUS_CACHE_SECONDS: int = env.int("TOKEN_STATUS_CACHE_SECONDS", default=
 # Token-service lookups in flight at once per server process, shared by every page it serves:
 # a card list of 50 cards asks for all of them side by side.
 TOKEN_LOOKUP_CONCURRENCY: int = env.int("TOKEN_LOOKUP_CONCURRENCY", default=64)
+# Circuit breaker per token service and process: after this many timeouts or transient failures
+# in a row the service is left alone for TOKEN_SERVICE_BREAKER_SECONDS (cards show "unknown").
+TOKEN_SERVICE_BREAKER_FAILURES: int = env.int("TOKEN_SERVICE_BREAKER_FAILURES", default=5)
+TOKEN_SERVICE_BREAKER_SECONDS: float = env.float("TOKEN_SERVICE_BREAKER_SECONDS", default=30.0)
 TOKEN_SIMULATOR_LATENCY_MS: int = env.int("TOKEN_SIMULATOR_LATENCY_MS", default=0)
 TOKEN_SIMULATOR_FAILURE: str = env.str("TOKEN_SIMULATOR_FAILURE", default="")
 if TOKEN_SIMULATOR_FAILURE not in ("", "transient", "permanent"):

@@ -84,6 +84,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         pytest.skip(message)
 
 
+@pytest.fixture(autouse=True)
+def _token_services_start_trusted():
+    """Each test starts with every token-service circuit closed (they live per process)."""
+    from tokens.services import reset_breakers
+
+    reset_breakers()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_database_pools_before_the_test_database_goes(django_db_setup, django_db_blocker):
     """PostgreSQL runs with a connection pool, as in production; its open connections would

@@ -110,6 +110,52 @@ def status_cache_key(card: Card) -> str:
     return f"wallet-tokens:v1:{card.public_id}"
 
 
+@dataclass
+class _Breaker:
+    """Consecutive transient failures of one token service in this process, and until when
+    the service is left alone."""
+
+    failures: int = 0
+    open_until: float = 0.0
+
+
+_breakers: dict[str, _Breaker] = defaultdict(_Breaker)
+_breakers_lock = threading.Lock()
+
+
+def _left_alone(service: str) -> bool:
+    """True while the service's circuit is open: its lookups are not sent (status unknown).
+    After the pause the next page's lookups go out again; one more failure reopens it."""
+    return time.monotonic() < _breakers[service].open_until
+
+
+def _note_outcome(service: str, *, failed: bool) -> None:
+    threshold = settings.TOKEN_SERVICE_BREAKER_FAILURES
+    if not threshold:
+        return
+    with _breakers_lock:
+        breaker = _breakers[service]
+        if not failed:
+            breaker.failures = 0
+            return
+        breaker.failures += 1
+        if breaker.failures >= threshold and not _left_alone(service):
+            pause = settings.TOKEN_SERVICE_BREAKER_SECONDS
+            breaker.open_until = time.monotonic() + pause
+            logger.warning(
+                "token service %s: %d failures in a row, left alone for %s s",
+                service,
+                breaker.failures,
+                pause,
+            )
+
+
+def reset_breakers() -> None:
+    """Close every circuit (tests, and after staff fixed a token service's configuration)."""
+    with _breakers_lock:
+        _breakers.clear()
+
+
 def lookup_tokens(
     cards: Sequence[Card], *, meanwhile: Callable[[], object] | None = None
 ) -> dict[int, list[NetworkToken] | None]:
@@ -129,11 +175,17 @@ def lookup_tokens(
     started = time.monotonic()
     for network, group in by_network.items():
         adapter = adapter_for_network(network)
+        if _left_alone(adapter.name):
+            # The service kept failing: not hammered while it recovers; the cards show unknown.
+            results.update(dict.fromkeys((card.pk for card in group), None))
+            TOKEN_SERVICE_LATENCY.labels(adapter.name, "left_alone").observe(0.0)
+            continue
         try:
             prepared = adapter.prepare(group)
         except TokenServiceError as error:
             logger.warning("token service %s unavailable: %s", adapter.name, error)
             results.update(dict.fromkeys((card.pk for card in group), None))
+            _note_outcome(adapter.name, failed=not error.permanent)
             continue
         futures += [
             (card, adapter, _lookup_pool().submit(adapter.tokens_for_card, card, prepared))
@@ -153,7 +205,9 @@ def lookup_tokens(
         except TokenServiceError as error:
             logger.warning("token lookup for card %s failed: %s", card.public_id, error)
             results[card.pk] = None
-            outcome = "failure"
+            outcome = "failure" if error.permanent else "transient_failure"
+        # Only a service that is down or too slow counts against it, not a card it refused.
+        _note_outcome(adapter.name, failed=outcome in ("timeout", "transient_failure"))
         TOKEN_SERVICE_LATENCY.labels(adapter.name, outcome).observe(time.monotonic() - started)
     return results
 

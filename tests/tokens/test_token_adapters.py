@@ -293,3 +293,29 @@ def test_an_unknown_adapter_is_a_startup_error(tmp_path):
     result = manage(production_env(tmp_path, TOKEN_SERVICE_ADAPTER="nonsense"), "check")
     assert result.returncode != 0
     assert "Unknown token service adapter 'nonsense'" in result.stderr
+
+
+def test_a_failing_token_service_is_left_alone_then_asked_again(
+    fake, http_adapters, alice, client, settings
+):
+    """Five 502s in a row open the circuit: the next card lists do not call the service and show
+    the status as unavailable at once; after the pause it is asked again."""
+    from tokens import services
+
+    server = fake(lambda r: Answer(status=502, body=b"bad gateway", content_type="text/plain"))
+    server = server.start()
+    http_adapters.VTS_BASE_URL = server.url
+    settings.TOKEN_SERVICE_BREAKER_FAILURES = 3
+    settings.TOKEN_SERVICE_BREAKER_SECONDS = 60
+    client.force_login(alice.user)
+    for _ in range(3):
+        assert client.get("/cards/").status_code == 200
+    assert len(server.requests) == 3
+    page = client.get("/cards/?again=1")
+    assert page.status_code == 200 and len(server.requests) == 3  # left alone
+    assert "right now, so some cards show no status" in page.content.decode()
+    services._breakers["vts"].open_until = 0.0  # the pause is over
+    client.get("/cards/?later=1")
+    assert len(server.requests) == 4  # asked again (and, failing, left alone again)
+    client.get("/cards/?later=2")
+    assert len(server.requests) == 4
