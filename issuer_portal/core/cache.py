@@ -58,67 +58,45 @@ class RedisCache(django_redis.RedisCache):
         super().__init__(server, params)
         self._class = RedisCacheClient
 
+    def _or(self, operation: str, fallback: Any, call: Any, *args: Any) -> Any:
+        """``call(*args)``, or ``fallback`` while Redis cannot be reached."""
+        try:
+            return call(*args)
+        except UNREACHABLE as error:
+            _unreachable(operation, error)
+            return fallback
+
     # Reads: a miss.
     def get(self, key: Any, default: Any = None, version: Any = None) -> Any:
-        try:
-            return super().get(key, default, version)
-        except UNREACHABLE as error:
-            _unreachable("get", error)
-            return default
+        return self._or("get", default, super().get, key, default, version)
 
     def get_many(self, keys: Any, version: Any = None) -> dict[str, Any]:
-        try:
-            return super().get_many(keys, version)
-        except UNREACHABLE as error:
-            _unreachable("get_many", error)
-            return {}
+        return self._or("get_many", {}, super().get_many, keys, version)
 
     def has_key(self, key: Any, version: Any = None) -> bool:
-        try:
-            return super().has_key(key, version)
-        except UNREACHABLE as error:
-            _unreachable("has_key", error)
-            return False
+        return self._or("has_key", False, super().has_key, key, version)
 
-    # Writes: skipped (an add did not add).
+    # Writes: skipped (an add did not add, a delete deleted nothing).
     def set(
         self, key: Any, value: Any, timeout: Any = django_redis.DEFAULT_TIMEOUT, version: Any = None
     ) -> None:
-        try:
-            super().set(key, value, timeout, version)
-        except UNREACHABLE as error:
-            _unreachable("set", error)
+        self._or("set", None, super().set, key, value, timeout, version)
 
     def set_many(
         self, data: dict[str, Any], timeout: Any = django_redis.DEFAULT_TIMEOUT, version: Any = None
     ) -> list[str]:
-        try:
-            return super().set_many(data, timeout, version)
-        except UNREACHABLE as error:
-            _unreachable("set_many", error)
-            return list(data)
+        return self._or("set_many", list(data), super().set_many, data, timeout, version)
 
     def add(
         self, key: Any, value: Any, timeout: Any = django_redis.DEFAULT_TIMEOUT, version: Any = None
     ) -> bool:
-        try:
-            return super().add(key, value, timeout, version)
-        except UNREACHABLE as error:
-            _unreachable("add", error)
-            return False
+        return self._or("add", False, super().add, key, value, timeout, version)
 
     def delete(self, key: Any, version: Any = None) -> bool:
-        try:
-            return super().delete(key, version)
-        except UNREACHABLE as error:
-            _unreachable("delete", error)
-            return False
+        return self._or("delete", False, super().delete, key, version)
 
     def delete_many(self, keys: Any, version: Any = None) -> None:
-        try:
-            super().delete_many(keys, version)
-        except UNREACHABLE as error:
-            _unreachable("delete_many", error)
+        self._or("delete_many", None, super().delete_many, keys, version)
 
     # Counts: the caller must know.
     def incr(self, key: Any, delta: int = 1, version: Any = None) -> int:
