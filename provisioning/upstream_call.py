@@ -110,8 +110,6 @@ def _try_attempt_in_hand(attempt: ProvisioningAttempt) -> TryOutcome:
     cardholder loaded: no second read (and decryption) of what is in hand."""
     if not _claim(attempt.pk):
         return TryOutcome.NOT_CLAIMED
-    if settings.VIPPS_RATE_LIMIT_PER_SECOND:
-        take_slot_now(VIPPS_RATE)  # the cardholder is waiting: counted, never held back
     with correlation(str(attempt.correlation_id)):
         return _try_claimed(attempt, interactive=True)
 
@@ -127,6 +125,8 @@ def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutco
         return TryOutcome.FAILED
     try:
         request = _request_for(attempt)
+        if interactive and settings.VIPPS_RATE_LIMIT_PER_SECOND:
+            take_slot_now(VIPPS_RATE)  # the cardholder is waiting: counted, never held back
         give_back_connection_while_waiting()
         result = vipps.initiate_provisioning(
             request,

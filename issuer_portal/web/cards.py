@@ -66,8 +66,7 @@ class KeptCardList:
     """The rendered card list of one browser (user, language, CSRF secret) on one day."""
 
     def __init__(self, request: HttpRequest) -> None:
-        get_token(request)  # the page's forms carry tokens of this secret
-        secret = hashlib.sha256(request.META["CSRF_COOKIE"].encode()).hexdigest()[:16]
+        secret = _csrf_secret_digest(request)  # the page's forms carry tokens of this secret
         self.key = (
             f"web:card-list:v{CARD_LIST_VERSION}:{request.user.pk}:{get_language()}:{secret}"
             f":{today().isoformat()}"
@@ -120,8 +119,7 @@ def card_rows(request: HttpRequest, states: list[CardWalletState]) -> list[str]:
     The rows hold the "Add" forms, hence the CSRF secret in the key: a token of the cookie's
     secret is valid however often it is sent, and a new sign-in (a new secret) renders anew.
     """
-    get_token(request)  # the secret exists from here on
-    secret = hashlib.sha256(request.META["CSRF_COOKIE"].encode()).hexdigest()[:16]
+    secret = _csrf_secret_digest(request)
     keys = [_card_row_key(state, get_language(), secret) for state in states]
     cached = cache.get_many(keys)
     rows, rendered = [], {}
@@ -135,6 +133,13 @@ def card_rows(request: HttpRequest, states: list[CardWalletState]) -> list[str]:
     if rendered:
         cache.set_many(rendered, timeout=CARD_ROW_SECONDS)
     return rows
+
+
+def _csrf_secret_digest(request: HttpRequest) -> str:
+    """A digest of the browser's CSRF secret (made now if it has none), for cache keys of
+    rendered forms: their tokens are valid for as long as the browser keeps that secret."""
+    get_token(request)
+    return hashlib.sha256(request.META["CSRF_COOKIE"].encode()).hexdigest()[:16]
 
 
 def _card_row_key(state: CardWalletState, language: str, secret: str) -> str:

@@ -61,6 +61,14 @@ for attempt_id in json.loads(sys.stdin.read()):
 
 
 def _python(env: dict[str, str], script: str, *args: str, stdin: str = "") -> str:
+    return _run_python(env, script, *args, stdin=stdin).stdout
+
+
+def _run_python(
+    env: dict[str, str], script: str, *args: str, stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """A script in the benchmark's environment; the benchmark stops, with its stderr, if it
+    fails."""
     done = subprocess.run(
         [sys.executable, "-c", script, *args],
         cwd=BASE_DIR,
@@ -71,19 +79,11 @@ def _python(env: dict[str, str], script: str, *args: str, stdin: str = "") -> st
     )
     if done.returncode:
         sys.exit(f"bench: a bulk step failed:\n{done.stderr[-3000:]}")
-    return done.stdout
+    return done
 
 
 def _refresh(env: dict[str, str], per_second: float) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, "-c", _REFRESH, str(per_second)],
-        cwd=BASE_DIR,
-        env={**env, "TOKEN_SIMULATOR_LATENCY_MS": "0"},
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        sys.exit(f"bench: the refresh failed:\n{done.stderr[-3000:]}")
+    done = _run_python({**env, "TOKEN_SIMULATOR_LATENCY_MS": "0"}, _REFRESH, str(per_second))
     final = re.search(r"refreshed ([\d,]+) of [\d,]+ cards in ([\d.]+) s", done.stderr)
     cards, seconds = int(final.group(1).replace(",", "")), float(final.group(2))
     return {
