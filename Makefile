@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: demo test lint install translations migrate bench bench-compare clean image-test
+.PHONY: demo test test-faults lint install translations migrate bench bench-compare clean image-test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test: lint translations $(if $(shell command -v npm),node_modules/.installed)
 	$(VENV)/bin/lint-imports
 	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered \
 		$(if $(COVERAGE_FLOOR),--cov-fail-under=$(COVERAGE_FLOOR))
+
+## test-faults: only the fault suite (tests/faults): real gunicorn, HAProxy, Celery worker and
+## beat, a Redis of its own, PostgreSQL (DATABASE_URL); each fault injected, figures printed
+test-faults: install translations
+	$(PY) -m pytest tests/faults -m faults -n 2 --dist loadfile
 
 ## bench: performance benchmarks (not part of make test): in-process ones, then the server
 ## benchmark (gunicorn over TLS, PostgreSQL, Redis, wrk) written to var/bench/<commit>.json

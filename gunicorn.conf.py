@@ -26,10 +26,16 @@ bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 # and async-safe middleware for a gain these figures do not ask for (make bench).
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "64"))
+# Slow clients: a thread serves a connection from its first byte until its request is complete,
+# so the portal runs behind an event-driven front that passes on only complete requests (the
+# shipped one: deploy/haproxy/haproxy.cfg; tests/faults prove both the need and the cure).
 # Longer than the longest request (a click waits VIPPS_INTERACTIVE_READ_TIMEOUT for Vipps).
 timeout = 30
 graceful_timeout = 30
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# No control socket: nothing uses it, and its default path (~/.gunicorn/) is shared by every
+# gunicorn of the user on the host and cannot be written on a read-only root filesystem.
+control_socket_disable = True
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'

@@ -207,7 +207,10 @@ else:
         DATABASES["default"].setdefault(
             "CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60)
         )
-        DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Persistent connections are checked before use: with the pool, as each leaves it (one
+    # empty round trip), so after a failover or pg_terminate_backend dead connections are
+    # dropped there instead of failing the requests that would have drawn them.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: one URL switches both the cache and Celery's broker.
@@ -304,8 +307,9 @@ TOKEN_NOTIFICATION_TOLERANCE_SECONDS: int = env.int(
 TOKEN_REFRESH_BATCH_SIZE: int = env.int("TOKEN_REFRESH_BATCH_SIZE", default=20)
 TOKEN_REFRESH_PER_SECOND: float = env.float("TOKEN_REFRESH_PER_SECOND", default=10.0)
 TOKEN_REFRESH_INTERVAL_MINUTES: int = env.int("TOKEN_REFRESH_INTERVAL_MINUTES", default=0)
-# The sweeper finishes attempts stuck past their age (also when the broker was down at the click).
-PROVISIONING_SWEEP_SECONDS: float = env.float("PROVISIONING_SWEEP_SECONDS", default=60.0)
+# The sweeper finishes attempts stuck past their age and revives lost ones (a worker killed
+# mid-call, a task never published because the broker was down): how often beat runs it.
+PROVISIONING_SWEEP_SECONDS: float = env.float("PROVISIONING_SWEEP_SECONDS", default=10.0)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-provisioning-attempts": {
         "task": "provisioning.tasks.sweep_provisioning_attempts",
@@ -406,9 +410,15 @@ if not VIPPS_SANDBOX and (_problems := _vipps_client_problems()):
         + '. See "Deploying to production" in README.md.'
     )
 PROVISIONING_MAX_AGE_SECONDS: int = env.int("PROVISIONING_MAX_AGE_SECONDS", default=600)
-# An attempt pending with no claim and no retry due this long is lost (its task was never
-# published, or its worker died): the sweeper queues it again.
-PROVISIONING_LOST_AFTER_SECONDS: int = env.int("PROVISIONING_LOST_AFTER_SECONDS", default=60)
+# An attempt pending with no claim whose queued try is this late (or, never tried, this old) is
+# lost: its task was never published or never ran. The sweeper queues it again.
+PROVISIONING_LOST_AFTER_SECONDS: int = env.int("PROVISIONING_LOST_AFTER_SECONDS", default=30)
+# A worker's claim on an attempt lasts the longest Vipps call (connect + read timeout) plus this
+# margin: a claim still held after that belongs to a worker that died mid-call, and the sweeper
+# hands the attempt to another at once. Short, so recovery takes seconds.
+PROVISIONING_CLAIM_MARGIN_SECONDS: float = env.float(
+    "PROVISIONING_CLAIM_MARGIN_SECONDS", default=5.0
+)
 PROVISIONING_MAX_TRIES: int = env.int("PROVISIONING_MAX_TRIES", default=6)
 PROVISIONING_RETRY_BASE_SECONDS: float = env.float("PROVISIONING_RETRY_BASE_SECONDS", default=2.0)
 PROVISIONING_RATE_LIMIT: int = env.int("PROVISIONING_RATE_LIMIT", default=5)

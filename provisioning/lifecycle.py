@@ -137,13 +137,20 @@ def sweep_attempts() -> dict[str, int]:
         counts["expired"] += 1
     quiet_since = now - datetime.timedelta(seconds=settings.PROVISIONING_LOST_AFTER_SECONDS)
     lost = ProvisioningAttempt.objects.filter(state=AttemptState.REQUESTED).filter(
-        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now),
-        Q(retry_due_at__isnull=True) | Q(retry_due_at__lt=quiet_since),
-        updated_at__lt=quiet_since,
+        # Claimed, and the claim outlived any call: its worker died mid-call.
+        Q(claimed_until__lt=now)
+        # Not claimed, and its queued try is late, or it was never tried: the task was lost.
+        | Q(claimed_until__isnull=True, retry_due_at__lt=quiet_since)
+        | Q(claimed_until__isnull=True, retry_due_at__isnull=True, created_at__lt=quiet_since)
     )
     for attempt in lost:
-        schedule_retry(attempt, countdown=0)
-        counts["requeued"] += 1
+        # Released only if nobody claimed it since it was read: one requeue per lost attempt.
+        released = ProvisioningAttempt.objects.filter(
+            pk=attempt.pk, state=AttemptState.REQUESTED, claimed_until=attempt.claimed_until
+        ).update(claimed_until=None)
+        if released:
+            schedule_retry(attempt, countdown=0)
+            counts["requeued"] += 1
     # Users who never came back: the card may be in the app anyway.
     unfinished = ProvisioningAttempt.objects.filter(
         state__in=[AttemptState.LINK_READY, AttemptState.RETURNED],

@@ -29,6 +29,10 @@ from tokens.status import CardWalletState, NextAction, WalletStatus
 
 logger = logging.getLogger(__name__)
 
+# When the token service could not say whether the card is in the app, pressing again makes
+# sense after about this long (its circuit breaker, TOKEN_SERVICE_BREAKER_SECONDS, by default).
+TRY_AGAIN_AFTER_SECONDS = 30
+
 
 def _consume_rate_limit(cardholder: Cardholder) -> None:
     """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr)."""
@@ -71,7 +75,8 @@ def start_provisioning(
     """Create the card's attempt, or reuse the one in flight (double clicks, reloads, races).
 
     Eligibility and the age rule are checked again here, whatever the page showed. Raises
-    DomainError (not_eligible, rate_limited); nothing is sent to Vipps by this function.
+    DomainError (not_eligible, rate_limited; upstream_unavailable when the token service cannot
+    say whether the card is in the app); nothing is sent to Vipps by this function.
     """
     code = refusal_code(card, cardholder.pk)
     if code:
@@ -83,6 +88,13 @@ def start_provisioning(
         return existing
     # Checked before taking the lock: it may ask the token service.
     state = wallet_state_for_card(card)
+    if state.status == WalletStatus.UNKNOWN:
+        # The token service is slow or down: not a "no" about the card, a "not now".
+        raise DomainError(
+            ErrorCode.UPSTREAM_UNAVAILABLE,
+            _not_offered_message(state),
+            retry_after=TRY_AGAIN_AFTER_SECONDS,
+        )
     if state.next_action != NextAction.PUSH_PROVISION:
         raise DomainError(ErrorCode.NOT_ELIGIBLE, state.reason_text or _not_offered_message(state))
     try:

@@ -23,6 +23,7 @@ TASK_TIME_LIMIT = 90
 SWEEP_TIME_LIMIT = 300
 MAX_RETRY_COUNTDOWN = 120  # retry_delay() caps at 60 s plus jitter; so do rate-limit waits
 INLINE_RATE_WAIT = 1.0  # a worker waits this long for its rate-limit slot; longer, it retries
+SLOT_GRACE = 0.5  # a reserved second still used when the retry starts this late into it
 
 
 def check_visibility_timeout() -> None:
@@ -63,23 +64,36 @@ def provision_card(self, attempt_id: int, slot_at: float | None = None) -> str:
     attempt = ProvisioningAttempt.objects.filter(pk=attempt_id).first()
     if attempt is None or attempt.state != AttemptState.REQUESTED:
         return "nothing to do"  # idempotent: finished, expired or already linked
-    if slot_at is None or time.time() < slot_at - 1:
+    now = time.time()
+    if slot_at is not None and slot_at - 1 <= now < slot_at + SLOT_GRACE:
+        time.sleep(max(0.0, slot_at - now))  # the second reserved before this retry
+    else:
+        # No reservation, or one for a second already gone (the task ran late): a new one.
         wait = services.wait_for_vipps_slot()
         if wait > INLINE_RATE_WAIT:
             raise self.retry(
-                countdown=wait, kwargs={"attempt_id": attempt_id, "slot_at": time.time() + wait}
+                countdown=wait, args=(), kwargs=_kwargs(attempt_id, slot_at=now + wait)
             )
         time.sleep(wait)
     outcome = services.try_upstream_call(attempt_id)
     attempt.refresh_from_db()
     if outcome == services.TryOutcome.NOT_CLAIMED and attempt.state == AttemptState.REQUESTED:
         # Someone else is calling right now; look again after their lease.
-        raise self.retry(countdown=settings.VIPPS_READ_TIMEOUT + 1)
+        raise self.retry(
+            countdown=settings.VIPPS_READ_TIMEOUT + 1, args=(), kwargs=_kwargs(attempt_id)
+        )
     if outcome == services.TryOutcome.TRANSIENT:
         if services.may_retry(attempt):
-            raise self.retry(countdown=services.plan_retry(attempt))
+            # Without the spent reservation: each try reserves its own second.
+            raise self.retry(
+                countdown=services.plan_retry(attempt), args=(), kwargs=_kwargs(attempt_id)
+            )
         services.give_up(attempt)
     return outcome.value
+
+
+def _kwargs(attempt_id: int, *, slot_at: float | None = None) -> dict[str, object]:
+    return {"attempt_id": attempt_id, "slot_at": slot_at}
 
 
 @shared_task(

@@ -34,10 +34,20 @@ class TryOutcome(StrEnum):
     NOT_CLAIMED = "not_claimed"  # another worker holds it, or it is no longer pending
 
 
+def claim_lease_seconds() -> float:
+    """How long a claim lasts: the longest call to Vipps and a margin. A claim held longer
+    belongs to a caller that died mid-call (the sweeper looks for those)."""
+    return (
+        settings.VIPPS_CONNECT_TIMEOUT
+        + settings.VIPPS_READ_TIMEOUT
+        + settings.PROVISIONING_CLAIM_MARGIN_SECONDS
+    )
+
+
 def _claim(attempt_id: int) -> bool:
     """Take the right to make the upstream call; only one caller wins at a time."""
     now = timezone.now()
-    lease = settings.VIPPS_CONNECT_TIMEOUT + settings.VIPPS_READ_TIMEOUT + 10
+    lease = claim_lease_seconds()
     claimed = (
         ProvisioningAttempt.objects.filter(pk=attempt_id, state=AttemptState.REQUESTED)
         .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))

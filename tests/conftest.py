@@ -5,6 +5,8 @@ see their own."""
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import redis
@@ -39,6 +41,20 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 def pytest_configure(config: pytest.Config) -> None:
     _keep_migrated_rows_after_transactional_tests()
+    if not hasattr(config, "workerinput"):  # once per run, not per parallel worker
+        shutil.rmtree(FAULT_FIGURES, ignore_errors=True)
+
+
+FAULT_FIGURES = Path(__file__).resolve().parents[1] / "var" / "faults"
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The fault suite's figures (tests/faults), one line per scenario."""
+    figures = sorted(FAULT_FIGURES.glob("*.json")) if FAULT_FIGURES.is_dir() else []
+    if figures:
+        terminalreporter.section("fault suite figures")
+        for path in figures:
+            terminalreporter.write_line(f"{path.stem}: {path.read_text()}")
 
 
 def _keep_migrated_rows_after_transactional_tests() -> None:
@@ -77,6 +93,14 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         "postgres"
     ):
         needs.append("PostgreSQL: set DATABASE_URL")
+    if item.get_closest_marker("faults"):
+        if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            needs.append("PostgreSQL: set DATABASE_URL")
+        needs += [
+            f"{program} (apt-get install {package})"
+            for program, package in (("redis-server", "redis-server"), ("haproxy", "haproxy"))
+            if not shutil.which(program)
+        ]
     if needs:
         message = "needs " + " and ".join(needs) + " (CI always does)"
         if IN_CI:

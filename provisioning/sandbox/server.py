@@ -4,8 +4,10 @@ It checks every header and field of "Initiate card provisioning", decrypts the J
 key, checks that ``last4`` matches the PAN, and answers with a universal link to the sandbox's
 "Vipps app" page (served by the portal under /sandbox/vipps/). Tests queue faults on
 ``VippsSandbox.faults``: "503", "500", "400", "401", "slow:SECONDS", "malformed", "html",
-"empty", "badhost"; ``latency`` (seconds) delays every answer, like a slow Vipps. The sandbox
-keeps no card data: it remembers requests without their bodies.
+"empty", "badhost"; ``latency`` (seconds) delays every answer, like a slow Vipps; while
+``outage`` is set every answer is a 503. The sandbox keeps no card data: it remembers requests
+without their bodies (``arrived``: each request's X-Request-ID as it arrives; ``seen``: as
+answered).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ class VippsSandbox:
     seen: list[SeenRequest] = field(default_factory=list)
     connections: int = 0  # TLS connections accepted: shows connection reuse
     latency: float = 0.0  # seconds added to every answer
+    outage: bool = False  # Vipps is down: every answer is a 503 until this is cleared
+    arrived: list[tuple[str, float]] = field(default_factory=list)  # (X-Request-ID, time.time())
 
     def start(self) -> VippsSandbox:
         sandbox = self
@@ -71,6 +75,7 @@ class VippsSandbox:
 
             def do_POST(self) -> None:
                 received_at = time.time()
+                sandbox.arrived.append((self.headers.get("X-Request-ID", ""), received_at))
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(min(length, 1_000_000))
                 status, payload, content_type = sandbox.answer(
@@ -131,6 +136,8 @@ class VippsSandbox:
     ) -> tuple[int, bytes, str]:
         if self.latency:
             time.sleep(self.latency)
+        if self.outage:
+            return _error(503, "SERVICE_UNAVAILABLE", "sandbox: outage")
         fault = self.faults.popleft() if self.faults else ""
         if fault.startswith("slow:"):
             time.sleep(float(fault.split(":", 1)[1]))

@@ -241,9 +241,9 @@ def test_sweeper_expires_old_attempts_and_requeues_lost_ones(alice, bob, vipps_s
         created_at=timezone.now() - datetime.timedelta(minutes=11)
     )
     lost = services.start_provisioning(cardholder=bob, card=bob.cards.get(), channel="web")
-    # A queryset update does not touch auto_now fields: one update backdates it.
+    # Never tried, and older than PROVISIONING_LOST_AFTER_SECONDS: its task was lost.
     ProvisioningAttempt.objects.filter(pk=lost.pk).update(
-        updated_at=timezone.now() - datetime.timedelta(minutes=2)
+        created_at=timezone.now() - datetime.timedelta(minutes=2)
     )
     counts = services.sweep_attempts()
     assert counts["expired"] == 1 and counts["requeued"] == 1
@@ -433,10 +433,40 @@ def test_the_sweeper_counts_an_attempt_lost_after_the_configured_quiet_time(
 ):
     attempt = ProvisioningAttempt.objects.create(card=visa, cardholder=alice)  # never queued
     with django_capture_on_commit_callbacks(execute=False) as queued:
-        assert services.sweep_attempts()["requeued"] == 0  # quiet for less than 60 s
+        assert services.sweep_attempts()["requeued"] == 0  # quiet for less than 30 s
     settings.PROVISIONING_LOST_AFTER_SECONDS = 0
     with django_capture_on_commit_callbacks(execute=False) as queued:
         assert services.sweep_attempts()["requeued"] == 1
     assert len(queued) == 1
     attempt.refresh_from_db()
     assert attempt.retry_due_at is not None
+    settings.PROVISIONING_LOST_AFTER_SECONDS = 30
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert services.sweep_attempts()["requeued"] == 0  # queued just now: not lost again
+    assert queued == []
+
+
+def test_the_sweeper_hands_on_at_once_an_attempt_whose_claim_outlived_any_call(
+    alice, visa, settings, django_capture_on_commit_callbacks
+):
+    from provisioning.upstream_call import _claim, claim_lease_seconds
+
+    settings.VIPPS_CONNECT_TIMEOUT, settings.VIPPS_READ_TIMEOUT = 2.0, 8.0
+    settings.PROVISIONING_CLAIM_MARGIN_SECONDS = 5.0
+    assert claim_lease_seconds() == 15.0
+    attempt = ProvisioningAttempt.objects.create(card=visa, cardholder=alice)
+    assert _claim(attempt.pk) and not _claim(attempt.pk)  # held: nobody else calls
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert services.sweep_attempts()["requeued"] == 0  # the holder may still be calling
+    # The claim's time is up (its worker was killed mid-call): handed on at the next sweep,
+    # however young the attempt, and only once.
+    ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+        claimed_until=timezone.now() - datetime.timedelta(seconds=1)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        assert services.sweep_attempts()["requeued"] == 1
+        assert services.sweep_attempts()["requeued"] == 0
+    assert len(queued) == 1
+    attempt.refresh_from_db()
+    assert attempt.claimed_until is None and attempt.state == "requested"
+    assert _claim(attempt.pk)  # the next worker can take it
