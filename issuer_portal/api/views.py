@@ -207,7 +207,8 @@ class StartProvisioningView(APIView):
                 "You have started many additions in a short time. Please wait a few minutes.",
             ),
             502: _error(
-                "Vipps refused or failed permanently.",
+                "Vipps refused or failed permanently, or the token service cannot say now "
+                "whether the card is in the app (try again after Retry-After).",
                 "upstream_unavailable",
                 "Vipps is not answering right now. Please try again in a few minutes.",
             ),
