@@ -58,6 +58,25 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> fl
     return time.monotonic() - started
 
 
+def cardholders_with_a_card(count: int) -> list[tuple]:
+    """``count`` cardholders, each with one card that can be added: (cardholder, card) pairs."""
+    from tests.factories import CardFactory, CardholderFactory
+
+    pairs = []
+    for _ in range(count):
+        holder = CardholderFactory()
+        pairs.append((holder, CardFactory(cardholder=holder)))
+    return pairs
+
+
+def all_linked(attempts: list) -> bool:
+    """Whether every one of ``attempts`` has its link now (read from the database)."""
+    from provisioning.models import ProvisioningAttempt
+
+    linked = ProvisioningAttempt.objects.filter(pk__in=[a.pk for a in attempts], state="link_ready")
+    return linked.count() == len(attempts)
+
+
 def record_figures(scenario: str, **figures: object) -> None:
     """Print a scenario's figures and keep them for the run's summary (var/faults/)."""
     FIGURES_DIR.mkdir(parents=True, exist_ok=True)
@@ -199,6 +218,13 @@ class Stack:
                 "--loglevel=WARNING",
             ],
         )
+
+    def start_all(self) -> None:
+        """Redis, gunicorn, one worker and beat: the portal as it runs in production."""
+        self.start_redis()
+        self.start_web()
+        self.start_worker()
+        self.start_beat()
 
     def kill(self, name: str) -> None:
         """SIGKILL, as the OOM killer or a forced deploy does: no clean-up runs."""

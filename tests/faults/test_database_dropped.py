@@ -11,8 +11,7 @@ from django.db import connection
 
 from issuer_portal.core.models import AuditEntry
 from provisioning.models import ProvisioningAttempt
-from tests.factories import CardFactory, CardholderFactory
-from tests.faults.stack import record_figures, wait_until
+from tests.faults.stack import cardholders_with_a_card, record_figures, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -28,14 +27,8 @@ def _drop_every_other_connection() -> int:
 
 def test_dropped_connections_cost_no_restart_and_leave_nothing_half_written(make_stack):
     stack = make_stack()
-    pairs = []
-    for _ in range(6):
-        holder = CardholderFactory()
-        pairs.append((holder, CardFactory(cardholder=holder)))
-    stack.start_redis()
-    stack.start_web()
-    stack.start_worker()
-    stack.start_beat()
+    pairs = cardholders_with_a_card(6)
+    stack.start_all()
     browsers = [stack.browser(holder, card) for holder, card in pairs]
     reader, pressers = browsers[0], browsers[1:]
 

@@ -9,33 +9,17 @@ import pytest
 
 from issuer_portal.core.models import AuditEntry
 from provisioning.models import ProvisioningAttempt
-from tests.factories import CardFactory, CardholderFactory
-from tests.faults.stack import record_figures, wait_until
+from tests.faults.stack import all_linked, cardholders_with_a_card, record_figures, wait_until
 
 pytestmark = pytest.mark.faults
 
 OUTAGE_S = 4  # "minutes", scaled like the recovery settings (tests/faults/stack.py FAST)
 
 
-def _cardholders(count: int) -> list[tuple]:
-    pairs = []
-    for _ in range(count):
-        holder = CardholderFactory()
-        pairs.append((holder, CardFactory(cardholder=holder)))
-    return pairs
-
-
-def _all_linked(attempts: list[ProvisioningAttempt]) -> bool:
-    return all(ProvisioningAttempt.objects.get(pk=a.pk).state == "link_ready" for a in attempts)
-
-
 def test_broker_down_at_the_click_the_press_answers_and_the_attempt_completes_after(make_stack):
     stack = make_stack()
-    (holder, card), (other, other_card) = _cardholders(2)
-    stack.start_redis()
-    stack.start_web()
-    stack.start_worker()
-    stack.start_beat()
+    (holder, card), (other, other_card) = cardholders_with_a_card(2)
+    stack.start_all()
     browser, other_browser = stack.browser(holder, card), stack.browser(other, other_card)
     vipps = stack.sandbox
     stack.kill_redis()
@@ -55,7 +39,7 @@ def test_broker_down_at_the_click_the_press_answers_and_the_attempt_completes_af
     assert ProvisioningAttempt.objects.get(pk=attempt.pk).state == "requested"
     stack.start_redis()  # back, empty
     recovery = wait_until(
-        lambda: _all_linked([attempt]), 60, "the attempt completes once the broker is back"
+        lambda: all_linked([attempt]), 60, "the attempt completes once the broker is back"
     )
     assert [request_id for request_id, _ in vipps.arrived].count(str(attempt.correlation_id)) == 2
     record_figures(
@@ -71,11 +55,8 @@ def test_broker_down_at_the_click_the_press_answers_and_the_attempt_completes_af
 
 def test_redis_restarted_empty_loses_no_attempt_and_no_audit_row(make_stack):
     stack = make_stack()
-    pairs = _cardholders(5)
-    stack.start_redis()
-    stack.start_web()
-    stack.start_worker()
-    stack.start_beat()
+    pairs = cardholders_with_a_card(5)
+    stack.start_all()
     browsers = [stack.browser(holder, card) for holder, card in pairs]
     vipps = stack.sandbox
     vipps.outage = True
@@ -90,7 +71,7 @@ def test_redis_restarted_empty_loses_no_attempt_and_no_audit_row(make_stack):
     stack.kill_redis()
     stack.start_redis()
     vipps.outage = False
-    recovery = wait_until(lambda: _all_linked(attempts), 60, "every attempt gets its link")
+    recovery = wait_until(lambda: all_linked(attempts), 60, "every attempt gets its link")
     assert AuditEntry.objects.count() == audit_before + 5  # one "link issued" each, none lost
     initiated = AuditEntry.objects.filter(action="provisioning.initiated").count()
     issued = AuditEntry.objects.filter(action="provisioning.link_issued").count()

@@ -11,8 +11,7 @@ import pytest
 
 from issuer_portal.core.models import AuditEntry
 from provisioning.models import ProvisioningAttempt
-from tests.factories import CardFactory, CardholderFactory
-from tests.faults.stack import record_figures, wait_until
+from tests.faults.stack import cardholders_with_a_card, record_figures, wait_until
 
 pytestmark = pytest.mark.faults
 
@@ -27,14 +26,8 @@ def test_a_vipps_outage_with_a_backlog_ends_with_every_attempt_final_and_none_tw
         VIPPS_RATE_LIMIT_PER_SECOND=str(RATE_LIMIT),
         PROVISIONING_MAX_AGE_SECONDS=str(MAX_AGE_S),
     )
-    pairs = []
-    for _ in range(PRESSES):
-        holder = CardholderFactory()
-        pairs.append((holder, CardFactory(cardholder=holder)))
-    stack.start_redis()
-    stack.start_web()
-    stack.start_worker()
-    stack.start_beat()
+    pairs = cardholders_with_a_card(PRESSES)
+    stack.start_all()
     browsers = [stack.browser(holder, card) for holder, card in pairs]
     vipps = stack.sandbox
 

@@ -9,16 +9,14 @@ import pytest
 
 from issuer_portal.core.models import AuditEntry
 from provisioning.models import ProvisioningAttempt
-from tests.factories import CardFactory, CardholderFactory
-from tests.faults.stack import record_figures, wait_until
+from tests.faults.stack import all_linked, cardholders_with_a_card, record_figures, wait_until
 
 pytestmark = pytest.mark.faults
 
 
 def test_an_attempt_whose_worker_is_killed_mid_call_gets_one_link_within_seconds(make_stack):
     stack = make_stack()
-    holder = CardholderFactory()
-    card = CardFactory(cardholder=holder)
+    [(holder, card)] = cardholders_with_a_card(1)
     stack.start_redis()
     stack.start_web()
     stack.start_worker("worker-1")
@@ -35,11 +33,10 @@ def test_an_attempt_whose_worker_is_killed_mid_call_gets_one_link_within_seconds
     stack.kill("worker-1")  # mid-call
     stack.start_worker("worker-2")  # the deploy's new worker
 
-    def linked() -> bool:
-        attempt.refresh_from_db()
-        return attempt.state == "link_ready"
-
-    recovery = wait_until(linked, 60, "the attempt is picked up again and gets its link")
+    recovery = wait_until(
+        lambda: all_linked([attempt]), 60, "the attempt is picked up again and gets its link"
+    )
+    attempt.refresh_from_db()
     calls = [request_id for request_id, _ in vipps.arrived]
     # Every call for the attempt carried its X-Request-ID, so Vipps can recognise the repeats.
     assert calls == [str(attempt.correlation_id)] * 3
