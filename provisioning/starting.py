@@ -29,10 +29,6 @@ from tokens.status import CardWalletState, NextAction, WalletStatus
 
 logger = logging.getLogger(__name__)
 
-# When the token service could not say whether the card is in the app, pressing again makes
-# sense after about this long (its circuit breaker, TOKEN_SERVICE_BREAKER_SECONDS, by default).
-TRY_AGAIN_AFTER_SECONDS = 30
-
 
 def _consume_rate_limit(cardholder: Cardholder) -> None:
     """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr)."""
@@ -93,7 +89,8 @@ def start_provisioning(
         raise DomainError(
             ErrorCode.UPSTREAM_UNAVAILABLE,
             _not_offered_message(state),
-            retry_after=TRY_AGAIN_AFTER_SECONDS,
+            # Pressing again makes sense once the service's circuit breaker lets a try through.
+            retry_after=max(1, round(settings.TOKEN_SERVICE_BREAKER_SECONDS)),
         )
     if state.next_action != NextAction.PUSH_PROVISION:
         raise DomainError(ErrorCode.NOT_ELIGIBLE, state.reason_text or _not_offered_message(state))
