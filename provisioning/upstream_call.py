@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Callable
 from enum import StrEnum
 
 from django.conf import settings
@@ -96,11 +97,23 @@ def try_upstream_call(attempt_id: int, *, interactive: bool = False) -> TryOutco
     Records the call; on success the attempt becomes ``link_ready``; a permanent error fails it;
     a transient one releases the claim for a retry. Never raises for Vipps trouble.
     """
+    return _claim_and_try(
+        attempt_id,
+        lambda: ProvisioningAttempt.objects.select_related("card__cardholder", "cardholder").get(
+            pk=attempt_id
+        ),
+        interactive=interactive,
+    )
+
+
+def _claim_and_try(
+    attempt_id: int, load: Callable[[], ProvisioningAttempt], *, interactive: bool
+) -> TryOutcome:
+    """Claim the attempt, then (only if claimed) load it and make the call under its
+    correlation id."""
     if not _claim(attempt_id):
         return TryOutcome.NOT_CLAIMED
-    attempt = ProvisioningAttempt.objects.select_related("card__cardholder", "cardholder").get(
-        pk=attempt_id
-    )
+    attempt = load()
     with correlation(str(attempt.correlation_id)):
         return _try_claimed(attempt, interactive=interactive)
 
@@ -118,10 +131,7 @@ def wait_for_vipps_slot() -> float:
 def _try_attempt_in_hand(attempt: ProvisioningAttempt) -> TryOutcome:
     """try_upstream_call for the attempt the caller has just started, with its card and
     cardholder loaded: no second read (and decryption) of what is in hand."""
-    if not _claim(attempt.pk):
-        return TryOutcome.NOT_CLAIMED
-    with correlation(str(attempt.correlation_id)):
-        return _try_claimed(attempt, interactive=True)
+    return _claim_and_try(attempt.pk, lambda: attempt, interactive=True)
 
 
 def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutcome:

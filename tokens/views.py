@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from issuer_portal.core.client_address import client_ip
-from issuer_portal.core.counters import CacheUnavailable, count_in_window, current_count
+from issuer_portal.core.counters import count_if_reachable, current_count
 from issuer_portal.core.domain_errors import DomainError, ErrorCode, error_body
 from tokens.services import receive_token_notification
 
@@ -46,8 +44,8 @@ def token_notification(request: HttpRequest) -> JsonResponse:
         )
     except DomainError as rejected:
         if rejected.code == ErrorCode.UNAUTHENTICATED:
-            with contextlib.suppress(CacheUnavailable):  # the signature check still refuses
-                count_in_window(key, REJECTED_WINDOW_SECONDS)
+            # Without the cache nothing is counted; the signature check still refuses.
+            count_if_reachable(key, REJECTED_WINDOW_SECONDS)
         return JsonResponse(
             error_body("notification_rejected", rejected.message),
             status=STATUS_OF.get(rejected.code, 400),

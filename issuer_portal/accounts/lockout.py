@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from issuer_portal.core.counters import CacheUnavailable, count_in_window, current_count
+from issuer_portal.core.counters import count_if_reachable, current_count
 from issuer_portal.core.domain_errors import error_body
 
 
@@ -37,10 +37,8 @@ def username_failures(username: str) -> int:
 def count_username_failure(username: str) -> None:
     """One more failure for this username, from any address (window: LOGIN_LOCKOUT_MINUTES)."""
     if username:
-        try:
-            count_in_window(_ceiling_key(username), settings.LOGIN_LOCKOUT_MINUTES * 60)
-        except CacheUnavailable:
-            pass  # django-axes still locks out per username and address, in the database
+        # Without the cache, django-axes still locks out per username and address (database).
+        count_if_reachable(_ceiling_key(username), settings.LOGIN_LOCKOUT_MINUTES * 60)
 
 
 def forget_username_failures(username: str) -> None:

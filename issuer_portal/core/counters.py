@@ -6,7 +6,7 @@ from django.core.cache import cache
 
 from issuer_portal.core.cache import CacheUnavailable
 
-__all__ = ["CacheUnavailable", "count_in_window", "current_count"]
+__all__ = ["CacheUnavailable", "count_if_reachable", "count_in_window", "current_count"]
 
 
 def count_in_window(key: str, seconds: int) -> int:
@@ -24,6 +24,15 @@ def count_in_window(key: str, seconds: int) -> int:
     except ValueError:  # expired (or evicted) between add and incr
         cache.add(key, 1, timeout=seconds)
         return 1
+
+
+def count_if_reachable(key: str, seconds: int) -> int | None:
+    """count_in_window for a count that only informs (a lockout's ceiling, a second's calls):
+    None while the shared cache cannot be reached, and nothing counted."""
+    try:
+        return count_in_window(key, seconds)
+    except CacheUnavailable:
+        return None
 
 
 def current_count(key: str) -> int:

@@ -34,7 +34,7 @@ from cryptography.fernet import Fernet
 
 from tests.benchmarks import bulk, load
 from tests.benchmarks.load import Browser, Server, median, percentile
-from tests.processes import gunicorn_command
+from tests.processes import free_port, gunicorn_command
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 WARM_CARDS = 10
@@ -45,12 +45,6 @@ CROWD_ROUNDS = 3
 VIPPS_SLOW_S = 0.3
 VIPPS_EDGE_S = 3.0  # VIPPS_INTERACTIVE_READ_TIMEOUT: the presses end on the waiting page
 SEQUENTIAL_PRESSES = 20
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _environment(state: Path, port: int, sandbox_port: int) -> dict[str, str]:
@@ -478,8 +472,8 @@ def run(seconds: float, rounds: int, output: Path | None, parts: tuple[str, ...]
     if not shutil.which("wrk"):
         sys.exit("bench: needs wrk (apt-get install wrk)")
     state = Path(tempfile.mkdtemp(prefix="bench-"))
-    port = _free_port()
-    env = _environment(state, port, _free_port())
+    port = free_port()
+    env = _environment(state, port, free_port())
     ca = make_ca("Bench CA")
     cert_path, key_path = issue(ca, "127.0.0.1", server=True).write(state, "server")
     ca_cert = ca.write(state, "ca")[0]

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.db import connection
 
 from tests.benchmarks.load import Browser, Server, request
-from tests.processes import BASE_DIR, celery_worker_command, gunicorn_command
+from tests.processes import BASE_DIR, celery_worker_command, free_port, gunicorn_command
 
 FIGURES_DIR = BASE_DIR / "var" / "faults"  # read by the run's summary (tests/conftest.py)
 
@@ -40,12 +40,6 @@ FAST = {
     "PROVISIONING_RATE_LIMIT": "1000",
     "TOKEN_SERVICE_BREAKER_SECONDS": "30",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str) -> float:

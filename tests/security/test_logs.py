@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import celery_worker_command, gunicorn_command
+from tests.processes import celery_worker_command, free_port, gunicorn_command
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 PAN = "4111111111111111"
@@ -70,14 +69,8 @@ def test_a_real_worker_logs_json_through_the_masking_filter():
     assert {"time", "level", "logger", "message"} <= unregistered[0].keys()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_shipped_gunicorn_config_masks_card_numbers_in_the_access_log(tmp_path):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         gunicorn_command(port, "--workers", "1", "issuer_portal.wsgi:application"),
         cwd=BASE_DIR,
