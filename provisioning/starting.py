@@ -24,6 +24,7 @@ from provisioning.lifecycle import (
     refusal_code,
 )
 from provisioning.models import IN_FLIGHT_STATES, Channel, ProvisioningAttempt, ProvisioningOffer
+from provisioning.upstream_call import claim_lease_seconds
 from tokens.services import wallet_state_for_card, wallet_states_for_cards
 from tokens.status import CardWalletState, NextAction, WalletStatus
 
@@ -72,7 +73,9 @@ def start_provisioning(
 
     Eligibility and the age rule are checked again here, whatever the page showed. Raises
     DomainError (not_eligible, rate_limited; upstream_unavailable when the token service cannot
-    say whether the card is in the app); nothing is sent to Vipps by this function.
+    say whether the card is in the app); nothing is sent to Vipps by this function. A new
+    attempt comes claimed for its first try (``claimed_by_caller``), which
+    ``provision_now_or_later`` makes at once.
     """
     code = refusal_code(card, cardholder.pk)
     if code:
@@ -104,12 +107,17 @@ def start_provisioning(
                     return existing
                 expire_attempt(existing)
             _consume_rate_limit(cardholder)
+            # Created claimed for the caller's first try (one commit fewer while the cardholder
+            # waits); a caller that dies before trying leaves a claim the sweeper hands on.
             attempt = ProvisioningAttempt.objects.create(
                 card=card,
                 cardholder=cardholder,
                 channel=channel if channel in Channel.values else Channel.WEB,
                 app_return_url=app_return_url,
+                tries=1,
+                claimed_until=timezone.now() + datetime.timedelta(seconds=claim_lease_seconds()),
             )
+            attempt.claimed_by_caller = True
             # In the attempt's transaction: no attempt without its audit entry, one commit.
             record_audit(
                 "provisioning.initiated",

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -130,7 +131,12 @@ def wait_for_vipps_slot() -> float:
 
 def _try_attempt_in_hand(attempt: ProvisioningAttempt) -> TryOutcome:
     """try_upstream_call for the attempt the caller has just started, with its card and
-    cardholder loaded: no second read (and decryption) of what is in hand."""
+    cardholder loaded: no second read (and decryption) of what is in hand. An attempt created
+    claimed for this caller (``claimed_by_caller``) is not claimed again."""
+    if getattr(attempt, "claimed_by_caller", False):
+        attempt.claimed_by_caller = False  # one try per claim
+        with correlation(str(attempt.correlation_id)):
+            return _try_claimed(attempt, interactive=True)
     return _claim_and_try(attempt.pk, lambda: attempt, interactive=True)
 
 
@@ -158,23 +164,33 @@ def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutco
         fail_attempt(attempt, "NO_JWE_KEY")
         return TryOutcome.FAILED
     except vipps.VippsError as error:
-        _record_call(attempt, error.call)
-        log = logger.error if error.configuration else logger.warning
-        log(
-            "provisioning attempt %s: %s (code %s, %s, correlation %s)",
-            attempt.public_id,
-            error.message,
-            error.code,
-            "permanent" if error.permanent else "transient",
-            attempt.correlation_id,
-        )
-        if error.permanent:
-            fail_attempt(attempt, error.code)
-            return TryOutcome.FAILED
-        ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
-            claimed_until=None, error_code=error.code
-        )
-        return TryOutcome.TRANSIENT
+        with transaction.atomic():  # the call and what it did to the attempt: one commit
+            return _record_failed_call(attempt, error)
+    with transaction.atomic():  # the call, the link and its audit entry: one commit
+        return _record_link(attempt, result)
+
+
+def _record_failed_call(attempt: ProvisioningAttempt, error: vipps.VippsError) -> TryOutcome:
+    _record_call(attempt, error.call)
+    log = logger.error if error.configuration else logger.warning
+    log(
+        "provisioning attempt %s: %s (code %s, %s, correlation %s)",
+        attempt.public_id,
+        error.message,
+        error.code,
+        "permanent" if error.permanent else "transient",
+        attempt.correlation_id,
+    )
+    if error.permanent:
+        fail_attempt(attempt, error.code)
+        return TryOutcome.FAILED
+    ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+        claimed_until=None, error_code=error.code
+    )
+    return TryOutcome.TRANSIENT
+
+
+def _record_link(attempt: ProvisioningAttempt, result: vipps.VippsSuccess) -> TryOutcome:
     _record_call(attempt, result.call)
     link = {
         "state": AttemptState.LINK_READY,

@@ -67,13 +67,14 @@ def test_503_twice_then_200_with_eager_tasks(
     settings.CELERY_TASK_ALWAYS_EAGER = True
     from issuer_portal.celery import app
 
+    saved = app.conf.task_always_eager
     app.conf.task_always_eager = True
     vipps_sandbox.faults.extend(["503", "503"])
     client.force_login(alice.user)
     try:
         response = provision(client, visa, on_commit=django_capture_on_commit_callbacks)
     finally:
-        app.conf.task_always_eager = settings.CELERY_TASK_ALWAYS_EAGER
+        app.conf.task_always_eager = saved  # not the settings fixture's value: it outlives it
     attempt = ProvisioningAttempt.objects.get()
     assert attempt.state == "link_ready" and attempt.tries == 3
     seen = vipps_sandbox.seen
@@ -241,9 +242,11 @@ def test_sweeper_expires_old_attempts_and_requeues_lost_ones(alice, bob, vipps_s
         created_at=timezone.now() - datetime.timedelta(minutes=11)
     )
     lost = services.start_provisioning(cardholder=bob, card=bob.cards.get(), channel="web")
-    # Never tried, and older than PROVISIONING_LOST_AFTER_SECONDS: its task was lost.
+    # Started claimed for its first try, and the claim ran out untried: its caller died.
+    assert lost.tries == 1 and lost.claimed_until is not None
     ProvisioningAttempt.objects.filter(pk=lost.pk).update(
-        created_at=timezone.now() - datetime.timedelta(minutes=2)
+        created_at=timezone.now() - datetime.timedelta(minutes=2),
+        claimed_until=timezone.now() - datetime.timedelta(seconds=1),
     )
     counts = services.sweep_attempts()
     assert counts["expired"] == 1 and counts["requeued"] == 1
@@ -380,8 +383,12 @@ def test_broker_down_at_the_click_still_answers_and_the_sweeper_recovers(
         retry_due_at=timezone.now() - datetime.timedelta(minutes=5),
         updated_at=timezone.now() - datetime.timedelta(minutes=5),
     )
-    with django_capture_on_commit_callbacks(execute=True):
-        counts = services.sweep_attempts()
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            counts = services.sweep_attempts()
+    finally:
+        app.conf.task_always_eager = saved[0]
     assert counts["requeued"] == 1
     attempt.refresh_from_db()
     assert attempt.state == "link_ready" and attempt.calls.count() == 2
@@ -470,3 +477,16 @@ def test_the_sweeper_hands_on_at_once_an_attempt_whose_claim_outlived_any_call(
     attempt.refresh_from_db()
     assert attempt.claimed_until is None and attempt.state == "requested"
     assert _claim(attempt.pk)  # the next worker can take it
+
+
+def test_a_new_attempt_is_claimed_for_its_first_try_so_no_worker_calls_meanwhile(
+    alice, visa, vipps_sandbox
+):
+    attempt = services.start_provisioning(cardholder=alice, card=visa, channel="web")
+    # A worker (a duplicate task, the sweeper's requeue) finds it claimed and leaves it.
+    assert services.try_upstream_call(attempt.pk) == services.TryOutcome.NOT_CLAIMED
+    assert vipps_sandbox.seen == []
+    services.provision_now_or_later(attempt)
+    attempt.refresh_from_db()
+    assert attempt.state == "link_ready" and attempt.tries == 1 and attempt.claimed_until is None
+    assert len(vipps_sandbox.seen) == 1 and attempt.calls.count() == 1
