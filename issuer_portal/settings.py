@@ -304,6 +304,13 @@ TOKEN_NOTIFICATION_SECRET: str = env.str("TOKEN_NOTIFICATION_SECRET", default=""
 TOKEN_NOTIFICATION_TOLERANCE_SECONDS: int = env.int(
     "TOKEN_NOTIFICATION_TOLERANCE_SECONDS", default=300
 )
+# Changes to tokens (pause, resume, remove) the token service could not make at once: retried
+# with backoff from this base, up to this many calls, then shown as failed.
+TOKEN_CHANGE_RETRY_BASE_SECONDS: float = env.float("TOKEN_CHANGE_RETRY_BASE_SECONDS", default=2.0)
+TOKEN_CHANGE_MAX_TRIES: int = env.int("TOKEN_CHANGE_MAX_TRIES", default=10)
+# Step-up: pausing or removing a device needs a sign-in (or a password confirmation) at most
+# this old; older sessions are asked for the password again.
+STEP_UP_MAX_AGE_SECONDS: int = env.int("STEP_UP_MAX_AGE_SECONDS", default=300)
 TOKEN_REFRESH_BATCH_SIZE: int = env.int("TOKEN_REFRESH_BATCH_SIZE", default=20)
 TOKEN_REFRESH_PER_SECOND: float = env.float("TOKEN_REFRESH_PER_SECOND", default=10.0)
 TOKEN_REFRESH_INTERVAL_MINUTES: int = env.int("TOKEN_REFRESH_INTERVAL_MINUTES", default=0)
@@ -313,6 +320,10 @@ PROVISIONING_SWEEP_SECONDS: float = env.float("PROVISIONING_SWEEP_SECONDS", defa
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-provisioning-attempts": {
         "task": "provisioning.tasks.sweep_provisioning_attempts",
+        "schedule": PROVISIONING_SWEEP_SECONDS,
+    },
+    "sweep-token-changes": {
+        "task": "tokens.tasks.sweep_token_changes",
         "schedule": PROVISIONING_SWEEP_SECONDS,
     },
     "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},

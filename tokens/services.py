@@ -22,6 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from issuer_portal.cards.list_version import note_card_list_changed
 from issuer_portal.cards.models import Card
@@ -284,6 +285,7 @@ def _sync_card_tokens(found: dict[int, list[NetworkToken]], ours: dict[str, Card
         return
     existing = {ref: row for ref, row in ours.items() if row.card_id in found}
     create, update, seen = [], [], set()
+    now = timezone.now()
     for card_pk, card_tokens in found.items():
         for token in card_tokens:
             seen.add(token.token_reference)
@@ -291,15 +293,26 @@ def _sync_card_tokens(found: dict[int, list[NetworkToken]], ours: dict[str, Card
                 "trid": token.trid,
                 "status": token.status.value,
                 "token_type": token.token_type.value,
+                "device_id": token.device_id,
                 "device_name": token.device_name,
                 "upstream_updated_at": token.updated_at,
             }
             row = existing.get(token.token_reference)
             if row is None:
                 create.append(
-                    CardToken(card_id=card_pk, token_reference=token.token_reference, **values)
+                    CardToken(
+                        card_id=card_pk,
+                        token_reference=token.token_reference,
+                        status_since=token.updated_at or now,
+                        **values,
+                    )
                 )
             elif row.card_id == card_pk and any(getattr(row, k) != v for k, v in values.items()):
+                if row.status != values["status"]:
+                    # Changed elsewhere (the wallet app, the network): not by us, for no
+                    # reason we know.
+                    row.status_since = token.updated_at or now
+                    row.changed_by = row.change_reason = ""
                 for name, value in values.items():
                     setattr(row, name, value)
                 update.append(row)
@@ -309,9 +322,20 @@ def _sync_card_tokens(found: dict[int, list[NetworkToken]], ours: dict[str, Card
     if create:
         CardToken.objects.bulk_create(create, ignore_conflicts=True)
     if update:
-        CardToken.objects.bulk_update(
-            update, ["trid", "status", "token_type", "device_name", "upstream_updated_at"]
-        )
+        CardToken.objects.bulk_update(update, SYNCED_FIELDS)
+
+
+SYNCED_FIELDS = [
+    "trid",
+    "status",
+    "token_type",
+    "device_id",
+    "device_name",
+    "upstream_updated_at",
+    "status_since",
+    "changed_by",
+    "change_reason",
+]
 
 
 def iter_refreshed_wallet_states(
@@ -491,6 +515,11 @@ def _receive(*, body: bytes, signature: str | None) -> NotificationOutcome:
         if row is None or row.trid != event["tokenRequestorID"]:
             logger.info("token notification %s for an unknown token ignored", event["eventID"])
             return NotificationOutcome.UNKNOWN_TOKEN
+        status = (
+            TokenStatus.DELETED
+            if event["eventType"] == "TOKEN_DELETED"
+            else _NOTIFICATION_STATUS[event["tokenStatus"]]
+        )
         try:
             with transaction.atomic():
                 TokenNotification.objects.create(
@@ -499,18 +528,27 @@ def _receive(*, body: bytes, signature: str | None) -> NotificationOutcome:
                     token_reference=row.token_reference,
                     trid=row.trid,
                     card=row.card,
+                    status=status,
                     outcome=NotificationOutcome.APPLIED,
                 )
         except IntegrityError:
             return NotificationOutcome.DUPLICATE  # the same event, delivered twice at once
-        if event["eventType"] == "TOKEN_DELETED":
-            row.status = TokenStatus.DELETED
-        else:
-            row.status = _NOTIFICATION_STATUS[event["tokenStatus"]]
+        if row.status != status:
+            row.status, row.status_since = status, timezone.now()
+            row.changed_by = row.change_reason = ""
         device = event.get("deviceInfo")
         if isinstance(device, dict) and isinstance(device.get("deviceName"), str):
             row.device_name = device["deviceName"][:100]
-        row.save(update_fields=["status", "device_name", "updated_at"])
+        row.save(
+            update_fields=[
+                "status",
+                "status_since",
+                "changed_by",
+                "change_reason",
+                "device_name",
+                "updated_at",
+            ]
+        )
         card = row.card
         mirror = [
             NetworkToken.from_row(t, t.upstream_updated_at)

@@ -3,6 +3,7 @@ to create exactly the token scenario they need."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from django.core.exceptions import ValidationError
@@ -18,11 +19,21 @@ def _new_reference(card: Card) -> str:
     return prefix + secrets.token_hex(12).upper()
 
 
+def simulated_device_id(card: Card, device_name: str) -> str:
+    """A stable, opaque device id, as a token service gives one: the same phone (by name) of
+    the same cardholder has the same id on every card; no name, no device."""
+    if not device_name:
+        return ""
+    seed = f"{card.cardholder.public_id}:{device_name.strip().casefold()}"
+    return "SIMDEV" + hashlib.sha256(seed.encode()).hexdigest()[:20].upper()
+
+
 @transaction.atomic
 def add_simulated_token(
     *, card: Card, trid: str, status: str = TokenStatus.ACTIVE, device_name: str = ""
 ) -> SimulatedToken:
-    """Create (or update the status of) the card's simulated token under ``trid``.
+    """Create (or update the status of) the card's simulated token under ``trid`` on the
+    device ``device_name``: another device under the same TRID is another token.
 
     The token type follows the TRID's kind. Raises ValidationError for a TRID that is not
     registered or belongs to another network, or an unknown status.
@@ -41,6 +52,7 @@ def add_simulated_token(
     token, created = SimulatedToken.objects.get_or_create(
         card=card,
         trid=trid,
+        device_id=simulated_device_id(card, device_name),
         defaults={
             "token_reference": _new_reference(card),
             "status": status,
@@ -50,8 +62,7 @@ def add_simulated_token(
     )
     if not created:
         token.status = status
-        token.device_name = device_name or token.device_name
-        token.save(update_fields=["status", "device_name", "updated_at"])
+        token.save(update_fields=["status", "updated_at"])
     _forget_now_and_after_commit(card)
     return token
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
+from django.conf import settings
 
 from issuer_portal.cards.models import Card
+from tokens import lifecycle
+from tokens.models import TokenChange
 from tokens.services import iter_refreshed_wallet_states
 
 REFRESH_TIME_LIMIT = 3300
@@ -21,3 +24,28 @@ def refresh_all_token_statuses() -> int:
     """Refresh every card's status in rate-limited batches; returns how many were refreshed."""
     cards = Card.objects.select_related("cardholder").order_by("pk").iterator(chunk_size=500)
     return sum(1 for _ in iter_refreshed_wallet_states(cards=cards))
+
+
+@shared_task(
+    bind=True,
+    name="tokens.tasks.apply_token_change",
+    acks_late=True,
+    ignore_result=True,
+    max_retries=None,  # counted on the row: TOKEN_CHANGE_MAX_TRIES
+)
+def apply_token_change(self: Task, change_id: int) -> str:
+    """Make a pending token change; retry while the token service is down, then fail it."""
+    outcome = lifecycle.apply_token_change(change_id)
+    if outcome == lifecycle.ChangeOutcome.TRANSIENT:
+        change = TokenChange.objects.select_related("card__cardholder").get(pk=change_id)
+        if change.tries >= settings.TOKEN_CHANGE_MAX_TRIES:
+            lifecycle.fail_change(change, "TOKEN_SERVICE_UNAVAILABLE")
+            return lifecycle.ChangeOutcome.FAILED.value
+        raise self.retry(countdown=lifecycle.retry_delay(change.tries), args=[change_id])
+    return outcome.value
+
+
+@shared_task(name="tokens.tasks.sweep_token_changes", ignore_result=True, time_limit=300)
+def sweep_token_changes() -> int:
+    """Queue token changes whose task was lost (the broker was down, a worker died)."""
+    return lifecycle.sweep_token_changes()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -39,8 +41,15 @@ class HttpTokenServiceAdapter(TokenServiceAdapter):
             pool_size=settings.TOKEN_LOOKUP_CONCURRENCY,
         )
 
-    def _post(self, path: str, payload: dict[str, Any]) -> Any:
-        """POST and return the decoded JSON body; raises TokenServiceError."""
+    def _post(
+        self,
+        path: str,
+        payload: dict[str, Any],
+        *,
+        accept: Callable[[OutboundError], Any] | None = None,
+    ) -> Any:
+        """POST and return the decoded JSON body; raises TokenServiceError. ``accept`` may turn
+        an error answer into a body (e.g. "already in that state"), or return None to refuse."""
         base_url = self._setting("BASE_URL")
         if not base_url:
             raise TokenServiceError(f"{self.settings_prefix}_BASE_URL is not set", permanent=True)
@@ -53,11 +62,14 @@ class HttpTokenServiceAdapter(TokenServiceAdapter):
             )
             return response.json()
         except OutboundError as error:
+            accepted = accept(error) if accept is not None else None
+            if accepted is not None:
+                return accepted
             if error.status == 404:
                 raise TokenServiceError(
-                    "card unknown to the token service", permanent=True
+                    "card or token unknown to the token service", permanent=True
                 ) from None
-            logger.warning("%s token lookup failed: %s", self.name, error.message)
+            logger.warning("%s call %s failed: %s", self.name, path, error.message)
             raise TokenServiceError(
                 f"{self.name}: {error.message}", permanent=error.permanent
             ) from None
@@ -103,6 +115,9 @@ def checked_token(
         status=statuses.get(status, TokenStatus.INACTIVE),
         token_type=token_type,
         device_name=str(device.get("DeviceName") or device.get("deviceName") or "")[:100],
+        device_id=str(
+            device.get("DeviceId") or device.get("deviceID") or device.get("deviceId") or ""
+        )[:64],
         updated_at=parse_timestamp(updated_at),
     )
 
@@ -110,3 +125,11 @@ def checked_token(
 def malformed(adapter: str, what: str) -> TokenServiceError:
     logger.warning("%s answered with a malformed body: %s", adapter, what)
     return TokenServiceError(f"{adapter}: malformed response ({what})", permanent=True)
+
+
+def json_body(error: OutboundError) -> Any:
+    """The JSON body of an error answer, or None."""
+    try:
+        return json.loads(error.body) if error.body else None
+    except ValueError:
+        return None

@@ -6,6 +6,15 @@ with ``TokenUniqueReference``, ``TokenRequestorId``, ``CurrentStatusCode`` (A ac
 S suspended, D deactivated, U unmapped/inactive), ``TokenType`` (F card on file; C cloud and
 S secure element are device tokens), ``Device.DeviceName``, ``CurrentStatusDateTime``.
 The API cannot filter by token requestor, so every token comes back; status derivation filters.
+``Device.DeviceId`` is the device's stable id.
+
+Changes, up to 10 references per call: ``POST {MDES_BASE_URL}/suspend`` (``/unsuspend``,
+``/delete``) ``{"SuspendRequest": {"TokenUniqueReferences": [...], "ReasonCode": "L",
+"AuditInfo": {"UserType": "CARDHOLDER"}}}``, and ``/updateAccount`` ``{"UpdateAccountRequest":
+{"TokenUniqueReferences": [...], "NewAccountPan": ..., "NewExpiryDate": "MMYY", ...}}``.
+Response ``{"<Name>Response": {"Tokens": {"Token": [{"TokenUniqueReference",
+"CurrentStatusCode"}]}}}``; a token already in the asked-for state comes back in it with an
+``ErrorCode`` of ``TOKEN_ALREADY_IN_STATE``, which is success.
 """
 
 from __future__ import annotations
@@ -13,9 +22,9 @@ from __future__ import annotations
 from typing import Any
 
 from issuer_portal.cards.models import Card
-from tokens.adapters.base import NetworkToken
+from tokens.adapters.base import ChangeOrder, NetworkToken, TokenServiceError
 from tokens.adapters.http import HttpTokenServiceAdapter, as_list, checked_token, malformed
-from tokens.models import TokenStatus, TokenType
+from tokens.models import Actor, ChangeReason, TokenAction, TokenStatus, TokenType
 
 STATUS = {
     "A": TokenStatus.ACTIVE,
@@ -24,11 +33,33 @@ STATUS = {
     "U": TokenStatus.INACTIVE,
 }
 TYPE = {"F": TokenType.CARD_ON_FILE, "C": TokenType.DEVICE, "S": TokenType.DEVICE}
+CALL = {
+    TokenAction.SUSPEND: "Suspend",
+    TokenAction.RESUME: "Unsuspend",
+    TokenAction.DELETE: "Delete",
+    TokenAction.UPDATE_FUNDING_ACCOUNT: "UpdateAccount",
+}
+REASON = {
+    ChangeReason.DEVICE_LOST: "L",
+    ChangeReason.DEVICE_STOLEN: "S",
+    ChangeReason.SUSPECTED_FRAUD: "F",
+    ChangeReason.CARDHOLDER_REQUEST: "C",
+    ChangeReason.ACCOUNT_CLOSED: "Z",
+    ChangeReason.CARD_REISSUED: "R",
+    ChangeReason.OTHER: "O",
+}
+USER_TYPE = {
+    Actor.CARDHOLDER: "CARDHOLDER",
+    Actor.BANK_STAFF: "CUSTOMER_SERVICE",
+    Actor.BANK_SYSTEM: "ISSUER_SYSTEM",
+}
+ALREADY = "TOKEN_ALREADY_IN_STATE"
 
 
 class MdesAdapter(HttpTokenServiceAdapter):
     name = "mdes"
     settings_prefix = "MDES"
+    max_references_per_call = 10
 
     def tokens_for_card(self, card: Card, prepared: Any = None) -> list[NetworkToken]:
         """Every MDES token of the card. Raises TokenServiceError (transient or permanent)."""
@@ -63,3 +94,33 @@ class MdesAdapter(HttpTokenServiceAdapter):
             device=token.get("Device"),
             updated_at=token.get("CurrentStatusDateTime"),
         )
+
+    def _send_change(self, order: ChangeOrder, references: list[str]) -> dict[str, TokenStatus]:
+        """One MDES change call for up to 10 references. Raises TokenServiceError."""
+        name = CALL[order.action]
+        request: dict[str, Any] = {
+            "TokenUniqueReferences": references,
+            "ReasonCode": REASON[order.reason],
+            "AuditInfo": {"UserType": USER_TYPE[order.actor]},
+        }
+        if order.new_card is not None:
+            request["NewAccountPan"] = order.new_card.pan.reveal()
+            year, month = order.new_card.expiry.split("-")  # stored as YYYY-MM
+            request["NewExpiryDate"] = month + year[2:]
+        body = self._post(f"/{name[0].lower()}{name[1:]}", {f"{name}Request": request})
+        try:
+            tokens = as_list(body[f"{name}Response"]["Tokens"]["Token"])
+        except (KeyError, TypeError):
+            raise malformed(self.name, f"no {name}Response") from None
+        statuses = {}
+        for token in tokens:
+            if not isinstance(token, dict) or token.get("TokenUniqueReference") not in references:
+                raise malformed(self.name, "a token of the answer was not asked for")
+            error = token.get("ErrorCode")
+            if error and error != ALREADY:
+                raise TokenServiceError(f"{self.name}: {name} refused ({error})", permanent=True)
+            code = str(token.get("CurrentStatusCode"))
+            if code not in STATUS:
+                raise malformed(self.name, "unknown status after a change")
+            statuses[token["TokenUniqueReference"]] = STATUS[code]
+        return statuses

@@ -13,8 +13,14 @@ from collections.abc import Sequence
 from django.conf import settings
 
 from issuer_portal.cards.models import Card
-from tokens.adapters.base import NetworkToken, TokenServiceAdapter, TokenServiceError
-from tokens.models import SimulatedToken
+from tokens.adapters.base import (
+    STATUS_AFTER,
+    ChangeOrder,
+    NetworkToken,
+    TokenServiceAdapter,
+    TokenServiceError,
+)
+from tokens.models import SimulatedToken, TokenAction, TokenStatus
 
 
 class SimulatorAdapter(TokenServiceAdapter):
@@ -37,11 +43,47 @@ class SimulatorAdapter(TokenServiceAdapter):
         latency = settings.TOKEN_SIMULATOR_LATENCY_MS / 1000
         if latency:
             time.sleep(latency)
-        failure = settings.TOKEN_SIMULATOR_FAILURE
-        if failure == "transient":
-            raise TokenServiceError("simulated outage", permanent=False)
-        if failure == "permanent":
-            raise TokenServiceError("simulated permanent failure", permanent=True)
+        _fail_if_asked()
         if prepared is None:
             prepared = self.prepare([card])
         return list(prepared.get(card.pk, []))
+
+    def _send_change(self, order: ChangeOrder, references: list[str]) -> dict[str, TokenStatus]:
+        """Changes the simulated tokens as a token service would; a token already in the
+        asked-for state is left as it is. Raises TokenServiceError for a reference it does not
+        hold, a deleted token, or when failure injection is on."""
+        _fail_if_asked()
+        rows = {
+            row.token_reference: row
+            for row in SimulatedToken.objects.filter(token_reference__in=references)
+        }
+        unknown = [ref for ref in references if ref not in rows]
+        if unknown:
+            raise TokenServiceError(
+                f"simulator: {len(unknown)} unknown token reference(s)", permanent=True
+            )
+        statuses = {}
+        for reference in references:
+            row = rows[reference]
+            if order.action == TokenAction.UPDATE_FUNDING_ACCOUNT:
+                if row.status == TokenStatus.DELETED:
+                    raise TokenServiceError(
+                        "simulator: a deleted token cannot move", permanent=True
+                    )
+                row.card = order.new_card
+            elif row.status != STATUS_AFTER[order.action]:
+                if row.status == TokenStatus.DELETED:
+                    raise TokenServiceError("simulator: the token is deleted", permanent=True)
+                row.status = STATUS_AFTER[order.action]
+            row.last_reason = order.reason
+            row.save(update_fields=["card", "status", "last_reason", "updated_at"])
+            statuses[reference] = TokenStatus(row.status)
+        return statuses
+
+
+def _fail_if_asked() -> None:
+    failure = settings.TOKEN_SIMULATOR_FAILURE
+    if failure == "transient":
+        raise TokenServiceError("simulated outage", permanent=False)
+    if failure == "permanent":
+        raise TokenServiceError("simulated permanent failure", permanent=True)
