@@ -316,7 +316,7 @@ def queue_change(change: TokenChange, *, countdown: float = 0.0) -> None:
 
     try:
         task.apply_async(args=[change.pk], countdown=countdown)
-    except Exception:  # noqa: BLE001 - any broker failure; the row is the record, not the message
+    except Exception:  # any broker failure: the row is the record, not the message
         logger.exception("could not queue token change %s", change.public_id)
 
 

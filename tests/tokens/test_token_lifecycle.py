@@ -29,7 +29,6 @@ from tokens.models import (
     CardToken,
     ChangeReason,
     ChangeState,
-    SimulatedToken,
     TokenChange,
     TokenStatus,
 )
@@ -286,7 +285,7 @@ def test_the_same_change_twice_is_one_change_and_already_done_needs_no_call(serv
 def test_the_service_down_leaves_the_change_pending_then_a_retry_finishes_it(
     services, alice, monkeypatch
 ):
-    store, vts, _ = services
+    store, _, _ = services
     store.add("DNITHE000002", PAN_ALICE_VISA, VISA_IOS, device_id="D1", device_name="iPhone")
     phone = _synced(_visa(alice))["DNITHE000002"]
     store.down = True
@@ -352,7 +351,7 @@ def test_the_sweeper_queues_a_change_whose_task_was_lost(services, alice, eager_
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_changes_of_one_token_end_in_one_state_with_one_call_each(services, alice):
-    store, vts, _ = services
+    store, _, _ = services
     store.add("DNITHE000002", PAN_ALICE_VISA, VISA_IOS, device_id="D1", device_name="iPhone")
     phone = _synced(_visa(alice))["DNITHE000002"]
     outcomes: list[str] = []
