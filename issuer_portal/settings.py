@@ -480,6 +480,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # One named enum for the token changes wherever they appear.
+    "ENUM_NAME_OVERRIDES": {"TokenActionEnum": ["suspend", "resume", "delete"]},
 }
 OIDC_ISSUER: str = env.str("OIDC_ISSUER", default="")
 OIDC_AUDIENCE: str = env.str("OIDC_AUDIENCE", default="")

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from issuer_portal import monitoring
-from issuer_portal.accounts.views import SignOutView
+from issuer_portal.accounts.views import SignOutView, confirm_identity
 
 urlpatterns = [
     path("", include("issuer_portal.web.urls")),
@@ -15,6 +15,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/confirm/", confirm_identity, name="confirm-identity"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("issuer_portal.api.urls")),
     path("tokens/", include("tokens.urls")),

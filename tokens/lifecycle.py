@@ -153,7 +153,7 @@ def _record_change(
         token.status not in CHANGEABLE_FROM[action]
         or (action == TokenAction.RESUME and not may_resume(token, actor))
     ):
-        raise DomainError(ErrorCode.CONFLICT, _refusal(token, action, actor))
+        raise DomainError(ErrorCode.CONFLICT, refusal_for(token, action))
     change = TokenChange.objects.create(
         token=token,
         card_id=token.card_id,
@@ -184,7 +184,8 @@ def _record_change(
     return change
 
 
-def _refusal(token: CardToken, action: TokenAction, actor: Actor) -> str:
+def refusal_for(token: CardToken, action: TokenAction) -> str:
+    """Why ``action`` is not possible on ``token`` now, in the person's language."""
     if token.status == TokenStatus.DELETED:
         return str(_("This device was removed; it cannot be changed any more."))
     if action == TokenAction.RESUME and token.status == TokenStatus.SUSPENDED:
@@ -340,13 +341,35 @@ def sweep_token_changes(*, lost_after: float | None = None) -> int:
     return queued
 
 
-def device_tokens_of_cardholder(cards: Iterable[Card]) -> list[CardToken]:
-    """The device (contactless) tokens on the given cards that can still be paused or
-    removed, with their cards."""
-    return list(
-        CardToken.objects.filter(card__in=list(cards))
+def pause_device_everywhere(
+    *, cards: Iterable[Card], device_id: str, user: Any, reason: str = ChangeReason.DEVICE_LOST
+) -> list[TokenChange]:
+    """ "I lost my phone": pause the device's active tokens on every one of ``cards`` (the
+    cardholder's), each as its own change made at once (or retried). Returns the changes; a
+    device already paused everywhere gives none. Raises DomainError (invalid) for a device that
+    holds none of the cards."""
+    tokens = list(
+        CardToken.objects.filter(card__in=list(cards), device_id=device_id)
         .exclude(device_id="")
-        .exclude(status=TokenStatus.DELETED)
         .select_related("card")
-        .order_by("device_name", "card__last4")
     )
+    if not tokens:
+        raise DomainError(ErrorCode.INVALID, str(_("Choose one of your phones.")))
+    changes = []
+    for token in tokens:
+        if token.status != TokenStatus.ACTIVE:
+            continue
+        try:
+            changes.append(
+                request_token_change(
+                    token=token,
+                    action=TokenAction.SUSPEND,
+                    reason=reason,
+                    actor=Actor.CARDHOLDER,
+                    user=user,
+                    try_now=True,
+                )
+            )
+        except DomainError as refused:  # another change of this token is under way
+            logger.info("lost phone: token %s left as it is: %s", token.public_id, refused.code)
+    return changes

@@ -5,11 +5,14 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 
 from issuer_portal.accounts.lockout import count_username_failure, forget_username_failures
+from issuer_portal.accounts.step_up import note_fresh_authentication
 from issuer_portal.core.audit import record_audit
 
 
 def signed_in(sender: object, request: object, user: object, **kwargs: object) -> None:
     forget_username_failures(user.get_username())
+    if request is not None:
+        note_fresh_authentication(request)
     record_audit(
         "auth.sign_in", obj=user, object_id=user.get_username(), actor=user, request=request
     )

@@ -10,6 +10,7 @@ from rest_framework import serializers
 
 from provisioning.models import AttemptState, ProvisioningAttempt
 from provisioning.services import user_message
+from tokens.selectors import TokenView
 from tokens.status import CardWalletState, NextAction, WalletStatus
 
 
@@ -117,3 +118,53 @@ class TokenRequestSerializer(serializers.Serializer):
 
 class TokenResponseSerializer(serializers.Serializer):
     token = serializers.CharField()
+
+
+class TokenSerializer(serializers.Serializer):
+    """One token of a card (a TokenView): the card in the app, or a phone."""
+
+    id = serializers.UUIDField(source="token.public_id")
+    kind = serializers.ChoiceField(choices=["ecom", "nfc"])
+    wallet = serializers.CharField(help_text="The TRID's provider or platform, e.g. Vipps, iOS.")
+    deviceName = serializers.CharField(source="token.device_name", allow_blank=True)
+    platform = serializers.CharField(allow_blank=True)
+    status = serializers.ChoiceField(
+        choices=["active", "suspended", "inactive"], source="token.status"
+    )
+    since = serializers.DateTimeField(source="token.status_since", allow_null=True)
+    changedBy = serializers.ChoiceField(
+        choices=["", "cardholder", "bank_staff", "bank_system"],
+        source="token.changed_by",
+        help_text="Who made the last change we made (empty: changed elsewhere).",
+    )
+    reason = serializers.CharField(source="token.change_reason", allow_blank=True)
+    pendingAction = serializers.SerializerMethodField()
+    actions = serializers.ListField(
+        child=serializers.ChoiceField(choices=["suspend", "resume", "delete"])
+    )
+
+    @extend_schema_field(
+        serializers.ChoiceField(choices=["suspend", "resume", "delete"], allow_null=True)
+    )
+    def get_pendingAction(self, view: TokenView) -> str | None:
+        return view.pending.action if view.pending else None
+
+
+class TokenChangeRequestSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        help_text="One of: device_lost, device_stolen, suspected_fraud, cardholder_request, "
+        "account_closed, card_reissued, other."
+    )
+
+
+class TokenChangeSerializer(serializers.Serializer):
+    """A change asked of the token service (a TokenChange)."""
+
+    id = serializers.UUIDField(source="public_id")
+    token = serializers.UUIDField(source="token.public_id")
+    action = serializers.ChoiceField(choices=["suspend", "resume", "delete"])
+    reason = serializers.CharField()
+    state = serializers.ChoiceField(
+        choices=["pending", "done", "failed"],
+        help_text="pending: the token service is being retried; the token list shows the end.",
+    )

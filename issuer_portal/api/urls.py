@@ -33,6 +33,15 @@ urlpatterns = [
         name="start-provisioning",
     ),
     path("cards/<uuid:card_id>/nfc-link/", views.NfcLinkView.as_view(), name="nfc-link"),
+    path("cards/<uuid:card_id>/tokens/", views.CardTokenListView.as_view(), name="card-tokens"),
+    *[
+        path(
+            f"cards/<uuid:card_id>/tokens/<uuid:token_id>/{action}/",
+            view.as_view(),
+            name=f"card-token-{action}",
+        )
+        for action, view in views.TOKEN_CHANGE_VIEWS.items()
+    ],
     path("provisioning/<uuid:attempt_id>/", views.AttemptView.as_view(), name="attempt"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The reference page (plain HTML, accessible); Swagger UI beside it for trying requests.

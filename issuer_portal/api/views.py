@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -22,8 +23,11 @@ from issuer_portal.api.serializers import (
     ErrorSerializer,
     NfcLinkSerializer,
     ProvisioningRequestSerializer,
+    TokenChangeRequestSerializer,
+    TokenChangeSerializer,
     TokenRequestSerializer,
     TokenResponseSerializer,
+    TokenSerializer,
 )
 from issuer_portal.cards import selectors
 from issuer_portal.cards.models import Cardholder
@@ -31,6 +35,9 @@ from issuer_portal.core.audit import record_audit
 from provisioning import services
 from provisioning.models import AttemptState, Channel
 from provisioning.selectors import attempt_for_cardholder
+from tokens import lifecycle
+from tokens.models import Actor, ChangeState
+from tokens.selectors import token_view, token_views
 from tokens.services import wallet_state_for_card
 
 
@@ -273,3 +280,141 @@ class NfcLinkView(APIView):
         card = selectors.card_for_cardholder(_cardholder(request), card_id)
         url = services.nfc_enrollment_link(card=card, state=wallet_state_for_card(card))
         return Response({"url": url})
+
+
+TOKEN_ID = OpenApiParameter("token_id", type=uuid.UUID, location=OpenApiParameter.PATH)
+TOKEN_EXAMPLE = OpenApiExample(
+    "An old Android, paused by the cardholder",
+    value=[
+        {
+            "id": "0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0",
+            "kind": "nfc",
+            "wallet": "Android",
+            "deviceName": "Old Android",
+            "platform": "Android",
+            "status": "suspended",
+            "since": "2026-12-02T08:15:00Z",
+            "changedBy": "cardholder",
+            "reason": "device_lost",
+            "pendingAction": None,
+            "actions": ["resume", "delete"],
+        }
+    ],
+)
+
+
+class CardTokenListView(APIView):
+    @extend_schema(
+        operation_id="list_card_tokens",
+        parameters=[CARD_ID],
+        responses={200: TokenSerializer(many=True), 401: UNAUTHENTICATED, 404: NOT_FOUND},
+        examples=[TOKEN_EXAMPLE],
+    )
+    def get(self, request: Request, card_id: uuid.UUID) -> Response:
+        """The card in the wallet app (``ecom``) and each phone with contactless (``nfc``), with
+        status, since when, and the actions the cardholder may take now."""
+        card = selectors.card_for_cardholder(_cardholder(request), card_id)
+        wallet_state_for_card(card)  # brings our copy of the tokens up to date
+        views = token_views([card], viewer=Actor.CARDHOLDER)
+        return Response(TokenSerializer(views, many=True).data)
+
+
+TOKEN_CHANGE_SCHEMA = {
+    "parameters": [
+        CARD_ID,
+        TOKEN_ID,
+        OpenApiParameter(
+            IDEMPOTENCY_HEADER,
+            str,
+            OpenApiParameter.HEADER,
+            required=False,
+            description="Replays the first response for the same key and body (24 h).",
+        ),
+    ],
+    "request": TokenChangeRequestSerializer,
+    "responses": {
+        200: OpenApiResponse(TokenChangeSerializer, description="Done (or already so)."),
+        202: OpenApiResponse(
+            TokenChangeSerializer,
+            description="The token service is not answering: retried; list the tokens later.",
+        ),
+        400: _error("Unknown reason.", "invalid", "reason must be one of ..."),
+        401: UNAUTHENTICATED,
+        404: _error("No such card or token for this caller.", "not_found", "Not found."),
+        409: _error(
+            "Not allowed now (e.g. resuming a token the bank suspended).",
+            "conflict",
+            "The bank paused this device. Contact the bank to resume it.",
+        ),
+        502: _error(
+            "The token service refused the change.",
+            "upstream_unavailable",
+            "The card service could not make the change.",
+        ),
+    },
+}
+
+
+class CardTokenChangeView(APIView):
+    """Suspend, resume or delete one token of the caller's card (``action_name``)."""
+
+    action_name = ""
+
+    def change(self, request: Request, card_id: uuid.UUID, token_id: uuid.UUID) -> Response:
+        card = selectors.card_for_cardholder(_cardholder(request), card_id)
+        view = token_view(card, token_id, viewer=Actor.CARDHOLDER)
+        if view is None:
+            raise ApiError("not_found", "Not found.", status_code=status.HTTP_404_NOT_FOUND)
+        serializer = TokenChangeRequestSerializer(data=request.data or {})
+        serializer.is_valid(raise_exception=True)
+        change = lifecycle.request_token_change(
+            token=view.token,
+            action=self.action_name,
+            reason=serializer.validated_data["reason"],
+            actor=Actor.CARDHOLDER,
+            user=request.user,
+            try_now=True,
+        )
+        if change.state == ChangeState.FAILED:
+            raise ApiError(
+                "upstream_unavailable",
+                "The card service could not make the change. Please try again later.",
+                status_code=status.HTTP_502_BAD_GATEWAY,
+                details={"change": str(change.public_id)},
+            )
+        code = status.HTTP_202_ACCEPTED if change.state == ChangeState.PENDING else 200
+        return Response(TokenChangeSerializer(change).data, status=code)
+
+
+def _token_change_post(action: str) -> Callable[..., Response]:
+    @extend_schema(operation_id=f"{action}_card_token", **TOKEN_CHANGE_SCHEMA)
+    @idempotent
+    def post(
+        self: CardTokenChangeView, request: Request, card_id: uuid.UUID, token_id: uuid.UUID
+    ) -> Response:
+        return self.change(request, card_id, token_id)
+
+    post.__doc__ = f"{action.title()} one token of the caller's card, with a reason."
+    return post
+
+
+class CardTokenSuspendView(CardTokenChangeView):
+    action_name = "suspend"
+    post = _token_change_post("suspend")
+
+
+class CardTokenResumeView(CardTokenChangeView):
+    action_name = "resume"
+    post = _token_change_post("resume")
+
+
+class CardTokenDeleteView(CardTokenChangeView):
+    action_name = "delete"
+    post = _token_change_post("delete")
+
+
+TOKEN_CHANGE_VIEWS = {
+    "suspend": CardTokenSuspendView,
+    "resume": CardTokenResumeView,
+    "delete": CardTokenDeleteView,
+}

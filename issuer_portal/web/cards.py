@@ -21,7 +21,8 @@ from issuer_portal.cards import selectors
 from issuer_portal.cards.list_version import card_list_version_key, new_card_list_version
 from issuer_portal.core.local_time import today
 from provisioning.services import cards_on_offer
-from tokens.models import TRID_REGISTRY_CACHE_KEY
+from tokens.models import TRID_REGISTRY_CACHE_KEY, Actor
+from tokens.selectors import token_views
 from tokens.services import wallet_state_for_card
 from tokens.status import CardWalletState, NextAction, WalletStatus
 
@@ -176,9 +177,16 @@ def _actions_first(state: CardWalletState) -> int:
 def card_detail(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     cardholder = selectors.cardholder_for_user(request.user)
     card = selectors.card_for_cardholder(cardholder, card_id)
-    state = wallet_state_for_card(card)
+    state = wallet_state_for_card(card)  # also brings our copy of the tokens up to date
+    views = token_views([card], viewer=Actor.CARDHOLDER)
     return render(
         request,
         "portal/card_detail.html",
-        {"cardholder": cardholder, "card": card, "state": state},
+        {
+            "cardholder": cardholder,
+            "card": card,
+            "state": state,
+            "views": views,
+            "has_phones": any(view.token.device_id for view in views),
+        },
     )

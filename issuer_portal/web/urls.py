@@ -2,13 +2,25 @@
 
 from django.urls import include, path
 
-from issuer_portal.web import cards, wallet
+from issuer_portal.web import cards, devices, wallet
 from provisioning.services import NFC_RETURN_PATH, RETURN_PATH
 
 card_patterns = (
     [
         path("", cards.card_list, name="card-list"),
         path("<uuid:card_id>/", cards.card_detail, name="card-detail"),
+        path(
+            "<uuid:card_id>/devices/<uuid:token_id>/<str:action>/",
+            devices.change_device,
+            name="device-change",
+        ),
+        path(
+            "<uuid:card_id>/devices/changes/<uuid:change_id>/",
+            devices.change_result,
+            name="device-change-result",
+        ),
+        path("lost-phone/", devices.lost_phone, name="lost-phone"),
+        path("lost-phone/done/", devices.lost_phone_result, name="lost-phone-result"),
     ],
     "portal",
 )
