@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
 
+from celery import signature
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -56,6 +57,10 @@ CHANGEABLE_FROM = {
 # The changes a person or a system may ask for on one token (a funding-account update follows
 # a reissued card only).
 TOKEN_ACTIONS = (TokenAction.SUSPEND, TokenAction.RESUME, TokenAction.DELETE)
+
+
+# By name: the task module imports this one.
+APPLY_TASK = "tokens.tasks.apply_token_change"
 
 
 class ChangeOutcome(StrEnum):
@@ -313,10 +318,8 @@ def retry_delay(tries: int) -> float:
 
 def queue_change(change: TokenChange, *, countdown: float = 0.0) -> None:
     """Queue the change's task; when the broker is down the sweeper queues it later."""
-    from tokens.tasks import apply_token_change as task
-
     try:
-        task.apply_async(args=[change.pk], countdown=countdown)
+        signature(APPLY_TASK, args=[change.pk]).apply_async(countdown=countdown)
     except Exception:  # any broker failure: the row is the record, not the message
         logger.exception("could not queue token change %s", change.public_id)
 
