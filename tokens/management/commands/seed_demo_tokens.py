@@ -16,8 +16,13 @@ from tokens.simulator import add_simulated_token
 DEMO_TOKENS = {
     # kari's Visa is in Vipps without contactless; her Mastercard is not in Vipps yet.
     "4111111111111111": [("ecom", "Vipps", "active", "")],
-    # mette's Visa is in MobilePay with contactless on an iPhone.
-    "4242424242424242": [("ecom", "MobilePay", "active", ""), ("nfc", "iOS", "active", "iPhone")],
+    # mette's Visa is in MobilePay with contactless on her new iPhone and on the old one she
+    # still has to pause or remove ("I lost my phone", the card page's devices).
+    "4242424242424242": [
+        ("ecom", "MobilePay", "active", ""),
+        ("nfc", "iOS", "active", "iPhone"),
+        ("nfc", "iOS", "active", "Old iPhone"),
+    ],
     # aino's Mastercard is suspended in MobilePay.
     "5200828282828210": [("ecom", "MobilePay", "suspended", "")],
 }
