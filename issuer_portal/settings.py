@@ -308,6 +308,9 @@ TOKEN_NOTIFICATION_TOLERANCE_SECONDS: int = env.int(
 # with backoff from this base, up to this many calls, then shown as failed.
 TOKEN_CHANGE_RETRY_BASE_SECONDS: float = env.float("TOKEN_CHANGE_RETRY_BASE_SECONDS", default=2.0)
 TOKEN_CHANGE_MAX_TRIES: int = env.int("TOKEN_CHANGE_MAX_TRIES", default=10)
+# The card management system's credential for POST /api/v1/card-events/ (its own key, never a
+# person's password); unset turns the endpoint off (503).
+CARD_EVENTS_API_KEY: str = env.str("CARD_EVENTS_API_KEY", default="")
 # Step-up: pausing or removing a device needs a sign-in (or a password confirmation) at most
 # this old; older sessions are asked for the password again.
 STEP_UP_MAX_AGE_SECONDS: int = env.int("STEP_UP_MAX_AGE_SECONDS", default=300)
@@ -325,6 +328,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "sweep-token-changes": {
         "task": "tokens.tasks.sweep_token_changes",
         "schedule": PROVISIONING_SWEEP_SECONDS,
+    },
+    "reconcile-card-tokens": {
+        "task": "tokens.tasks.reconcile_card_tokens",
+        "schedule": 24 * 3600.0,
     },
     "purge-idempotency-keys": {"task": "api.tasks.purge_idempotency_keys", "schedule": 3600.0},
 }

@@ -274,3 +274,27 @@ class TokenChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} …{self.token_reference[-4:]} ({self.state})"
+
+
+class CardEvent(models.Model):
+    """A card status change reported by the bank's card management system (or staff, by
+    command): its id makes a replay a no-op; what it did to the tokens is in TokenChange."""
+
+    event_id = models.CharField(max_length=100, unique=True)
+    card = models.ForeignKey(Card, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20)  # a card state (active, blocked, closed) or reissued
+    new_card = models.ForeignKey(
+        Card, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    reason = models.CharField(max_length=24, choices=ChangeReason.choices, blank=True)
+    source = models.CharField(max_length=20)  # command, import, api
+    token_changes = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("card event")
+        verbose_name_plural = _("card events")
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.event_id}"

@@ -18,7 +18,7 @@ from enum import StrEnum
 
 from django.utils.translation import gettext_lazy as _
 
-from issuer_portal.cards.models import Card, CardState
+from issuer_portal.cards.models import UNUSABLE_STATES, Card
 from tokens.adapters.base import NetworkToken
 from tokens.models import TokenStatus
 
@@ -122,7 +122,7 @@ def wallet_status(tokens: Iterable[NetworkToken], network: str, trids: TridSet) 
 
 def ineligibility(card: Card, today: datetime.date) -> Ineligibility | None:
     """Why the card may not be offered anything, or None when it may."""
-    if card.state == CardState.BLOCKED:
+    if card.state in UNUSABLE_STATES:
         return Ineligibility.BLOCKED
     if card.is_expired(today):
         return Ineligibility.EXPIRED

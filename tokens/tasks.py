@@ -1,14 +1,19 @@
-"""Periodic refresh of token statuses, for banks that want the status warm."""
+"""Token tasks: the periodic status refresh, token changes (retried) and their sweeper, and the
+daily reconciliation of tokens with card states."""
 
 from __future__ import annotations
+
+import logging
 
 from celery import Task, shared_task
 from django.conf import settings
 
 from issuer_portal.cards.models import Card
-from tokens import lifecycle
+from tokens import card_events, lifecycle
 from tokens.models import TokenChange
 from tokens.services import iter_refreshed_wallet_states
+
+logger = logging.getLogger(__name__)
 
 REFRESH_TIME_LIMIT = 3300
 
@@ -49,3 +54,17 @@ def apply_token_change(self: Task, change_id: int) -> str:
 def sweep_token_changes() -> int:
     """Queue token changes whose task was lost (the broker was down, a worker died)."""
     return lifecycle.sweep_token_changes()
+
+
+@shared_task(name="tokens.tasks.reconcile_card_tokens", ignore_result=True, time_limit=3300)
+def reconcile_card_tokens() -> dict:
+    """Daily: fix active tokens on blocked cards and live tokens on closed ones."""
+    report = card_events.reconcile_card_tokens()
+    if report["cards_fixed"]:
+        logger.warning(
+            "reconciliation fixed %d card(s): %d suspension(s), %d deletion(s)",
+            len(report["cards_fixed"]),
+            report["suspended"],
+            report["deleted"],
+        )
+    return report

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in, user_login_failed
 
 from issuer_portal.accounts.lockout import count_username_failure, forget_username_failures
-from issuer_portal.accounts.step_up import note_fresh_authentication
 from issuer_portal.core.audit import record_audit
+from issuer_portal.core.step_up import note_fresh_authentication
 
 
 def signed_in(sender: object, request: object, user: object, **kwargs: object) -> None:

@@ -14,8 +14,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from issuer_portal.accounts.step_up import note_fresh_authentication
 from issuer_portal.core.audit import record_audit
+from issuer_portal.core.step_up import note_fresh_authentication
 
 
 class SignOutView(LogoutView):

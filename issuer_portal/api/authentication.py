@@ -7,6 +7,7 @@ a small leeway. The claim OIDC_USERNAME_CLAIM names the user (its username).
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -120,3 +121,39 @@ class OidcJwtAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return f'{self.keyword} realm="api"'
+
+
+class CardEventsClient:
+    """The bank's card management system: a machine, never a person or an account."""
+
+    is_authenticated = True
+    is_staff = False
+    pk = None
+
+    def get_username(self) -> str:
+        return "card-management-system"
+
+    def __str__(self) -> str:
+        return self.get_username()
+
+
+CARD_EVENTS_SCHEME = "ApiKey"
+
+
+class CardEventsKeyAuthentication(authentication.BaseAuthentication):
+    """``Authorization: ApiKey <CARD_EVENTS_API_KEY>``, for the card-events endpoint only."""
+
+    def authenticate(self, request: Request) -> tuple[CardEventsClient, None] | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, key = header.partition(" ")
+        if scheme != CARD_EVENTS_SCHEME:
+            return None
+        expected = settings.CARD_EVENTS_API_KEY
+        if not expected:
+            return None  # the endpoint is off: its permission answers 503
+        if not hmac.compare_digest(key.strip().encode(), expected.encode()):
+            raise exceptions.AuthenticationFailed("Invalid API key.")
+        return CardEventsClient(), None
+
+    def authenticate_header(self, request: Request) -> str:
+        return CARD_EVENTS_SCHEME

@@ -168,3 +168,40 @@ class TokenChangeSerializer(serializers.Serializer):
         choices=["pending", "done", "failed"],
         help_text="pending: the token service is being retried; the token list shows the end.",
     )
+
+
+class CardEventRequestSerializer(serializers.Serializer):
+    eventId = serializers.CharField(
+        max_length=100, help_text="The card management system's id: a repeat changes nothing."
+    )
+    cardId = serializers.UUIDField()
+    event = serializers.ChoiceField(choices=["active", "blocked", "closed", "reissued"])
+    reason = serializers.ChoiceField(
+        choices=[
+            "device_lost",
+            "device_stolen",
+            "suspected_fraud",
+            "cardholder_request",
+            "account_closed",
+            "card_reissued",
+            "other",
+        ],
+        required=False,
+    )
+    newCardId = serializers.UUIDField(
+        required=False, help_text="For ``reissued``: the new card (same cardholder)."
+    )
+
+    def validate(self, data: dict) -> dict:
+        if data["event"] == "reissued" and not data.get("newCardId"):
+            raise serializers.ValidationError({"newCardId": ["Required for a reissued card."]})
+        return data
+
+
+class CardEventSerializer(serializers.Serializer):
+    eventId = serializers.CharField(source="event_id")
+    event = serializers.CharField(source="kind")
+    tokenChanges = serializers.IntegerField(
+        source="token_changes", help_text="Token changes queued (each retried until done)."
+    )
+    replayed = serializers.BooleanField()

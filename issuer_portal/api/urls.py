@@ -34,6 +34,7 @@ urlpatterns = [
     ),
     path("cards/<uuid:card_id>/nfc-link/", views.NfcLinkView.as_view(), name="nfc-link"),
     path("cards/<uuid:card_id>/tokens/", views.CardTokenListView.as_view(), name="card-tokens"),
+    path("card-events/", views.CardEventView.as_view(), name="card-events"),
     *[
         path(
             f"cards/<uuid:card_id>/tokens/<uuid:token_id>/{action}/",

@@ -5,20 +5,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from knox.models import AuthToken
 from rest_framework import status
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from issuer_portal.api.authentication import CardEventsClient, CardEventsKeyAuthentication
 from issuer_portal.api.errors import ApiError
 from issuer_portal.api.idempotency import HEADER as IDEMPOTENCY_HEADER
 from issuer_portal.api.idempotency import idempotent
 from issuer_portal.api.serializers import (
     AttemptSerializer,
+    CardEventRequestSerializer,
+    CardEventSerializer,
     CardSerializer,
     ErrorSerializer,
     NfcLinkSerializer,
@@ -30,12 +34,13 @@ from issuer_portal.api.serializers import (
     TokenSerializer,
 )
 from issuer_portal.cards import selectors
-from issuer_portal.cards.models import Cardholder
+from issuer_portal.cards.models import Card, Cardholder
 from issuer_portal.core.audit import record_audit
 from provisioning import services
 from provisioning.models import AttemptState, Channel
 from provisioning.selectors import attempt_for_cardholder
 from tokens import lifecycle
+from tokens.card_events import apply_card_event
 from tokens.models import Actor, ChangeState
 from tokens.selectors import token_view, token_views
 from tokens.services import wallet_state_for_card
@@ -418,3 +423,64 @@ TOKEN_CHANGE_VIEWS = {
     "resume": CardTokenResumeView,
     "delete": CardTokenDeleteView,
 }
+
+
+class IsCardEventsClient(BasePermission):
+    """Only the card management system's key, and only while one is configured."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        if not settings.CARD_EVENTS_API_KEY:
+            raise ApiError(
+                "not_configured",
+                "Card events are not configured.",
+                status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        return isinstance(request.user, CardEventsClient)
+
+
+def _card_by_id(card_id: uuid.UUID) -> Card:
+    card = Card.objects.select_related("cardholder").filter(public_id=card_id).first()
+    if card is None:
+        raise ApiError("not_found", "No such card.", status_code=status.HTTP_404_NOT_FOUND)
+    return card
+
+
+class CardEventView(APIView):
+    """Card events from the bank's card management system (machine to machine)."""
+
+    authentication_classes = [CardEventsKeyAuthentication]
+    permission_classes = [IsCardEventsClient]
+
+    @extend_schema(
+        operation_id="post_card_event",
+        request=CardEventRequestSerializer,
+        responses={
+            202: OpenApiResponse(CardEventSerializer, description="Applied; token changes queued."),
+            200: OpenApiResponse(CardEventSerializer, description="A repeat: nothing changed."),
+            400: VALIDATION,
+            401: UNAUTHENTICATED,
+            404: _error("No such card.", "not_found", "No such card."),
+            503: _error("No key configured.", "not_configured", "Card events are not configured."),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        """A card blocked, active again, closed, or reissued (its tokens move to the new card).
+        Idempotent by ``eventId``."""
+        serializer = CardEventRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        card = _card_by_id(data["cardId"])
+        new_card = _card_by_id(data["newCardId"]) if data.get("newCardId") else None
+        event, created = apply_card_event(
+            event_id=data["eventId"],
+            card=card,
+            kind=data["event"],
+            reason=data.get("reason", ""),
+            new_card=new_card,
+            source="api",
+        )
+        event.replayed = not created
+        return Response(
+            CardEventSerializer(event).data,
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        )

@@ -100,6 +100,11 @@ class Cardholder(models.Model):
 class CardState(models.TextChoices):
     ACTIVE = "active", _("Active")
     BLOCKED = "blocked", _("Blocked")
+    CLOSED = "closed", _("Closed")
+
+
+# A card in one of these states cannot be used, added or kept in a wallet.
+UNUSABLE_STATES = (CardState.BLOCKED, CardState.CLOSED)
 
 
 class Card(models.Model):
@@ -114,6 +119,16 @@ class Card(models.Model):
     nickname = models.CharField(_("nickname"), max_length=40, blank=True)
     state = models.CharField(
         _("state"), max_length=16, choices=CardState.choices, default=CardState.ACTIVE
+    )
+    # A reissued card (new number and expiry) names the card it replaces: the wallet tokens of
+    # that card move to this one.
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replaced_by",
+        verbose_name=_("replaces"),
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -165,8 +180,9 @@ class Card(models.Model):
 
     @property
     def display_state(self) -> str:
-        """``blocked``, ``expired`` or ``active``: blocked wins, expiry is derived from the date."""
-        if self.state == CardState.BLOCKED:
+        """``blocked``, ``expired`` or ``active``: blocked wins (a closed card shows as blocked),
+        expiry is derived from the date."""
+        if self.state in UNUSABLE_STATES:
             return "blocked"
         return "expired" if self.is_expired() else "active"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import logging
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -19,6 +20,8 @@ from issuer_portal.core.audit import record_audit
 logger = logging.getLogger(__name__)
 
 IMPORT_COLUMNS = ("username", "full_name", "country", "nin", "pan", "expiry", "product", "nickname")
+# Optional last column: the public id of the card a row's (new, reissued) card replaces.
+OPTIONAL_COLUMNS = ("replaces",)
 
 
 class ImportFileError(Exception):
@@ -42,6 +45,9 @@ class ImportReport:
     cards_updated: int = 0
     rows_unchanged: int = 0
     errors: list[ImportRowError] = field(default_factory=list)
+    # (replaced card, new card) for each row whose card replaces another: the wallet tokens
+    # are moved by the caller (the tokens layer).
+    reissued: list[tuple[Card, Card]] = field(default_factory=list)
 
     @property
     def rows_ok(self) -> int:
@@ -84,6 +90,12 @@ def _clean_row(row: dict[str, str | None]) -> dict[str, str]:
         raise _RowRejected("product is longer than 100 characters")
     if len(values["nickname"]) > 40:
         raise _RowRejected("nickname is longer than 40 characters")
+    values["replaces"] = (row.get("replaces") or "").strip()
+    if values["replaces"]:
+        try:
+            uuid.UUID(values["replaces"])
+        except ValueError:
+            raise _RowRejected("replaces must be a card id (UUID)") from None
     return values
 
 
@@ -116,6 +128,14 @@ def _import_row(values: dict[str, str], report: ImportReport) -> None:
     if card is not None and cardholder is None:
         raise _RowRejected("card number already belongs to another cardholder")
 
+    replaced = None
+    if values["replaces"]:
+        replaced = Card.objects.filter(public_id=values["replaces"]).first()
+        if replaced is None or cardholder is None or replaced.cardholder_id != cardholder.pk:
+            raise _RowRejected("replaces names no card of this cardholder")
+        if card is not None and card.pk == replaced.pk:
+            raise _RowRejected("a card cannot replace itself")
+
     if user is None:
         user = user_model(username=values["username"])
         # Cardholders sign in through the bank's identity provider, never with a password here.
@@ -139,9 +159,14 @@ def _import_row(values: dict[str, str], report: ImportReport) -> None:
             nickname=values["nickname"],
         )
         card.set_pan(values["pan"])
+        card.replaces = replaced
         card.save()
         report.cards_created += 1
+        if replaced is not None:
+            report.reissued.append((replaced, card))
         return
+    if replaced is not None:
+        report.reissued.append((replaced, card))  # moved by the caller; a repeat is a no-op
     changes = {
         name: value
         for name, value in (
@@ -164,7 +189,8 @@ def _import_row(values: dict[str, str], report: ImportReport) -> None:
 def import_cards_csv(*, stream: TextIO) -> ImportReport:
     """Load cardholders and cards from the card-management CSV feed.
 
-    The header must be exactly IMPORT_COLUMNS. Each row is imported in its own transaction: a bad
+    The header must be exactly IMPORT_COLUMNS, optionally followed by OPTIONAL_COLUMNS. Each row
+    is imported in its own transaction: a bad
     row is recorded in the report (line number and reason, never the PAN or NIN) and the others
     still load. Re-importing the same file changes nothing; a changed row updates the card.
 
@@ -174,9 +200,16 @@ def import_cards_csv(*, stream: TextIO) -> ImportReport:
     try:
         reader = csv.DictReader(stream)
         header = reader.fieldnames
-        if header is None or tuple(name.strip() for name in header) != IMPORT_COLUMNS:
-            raise ImportFileError("the header must be: " + ",".join(IMPORT_COLUMNS))
-        reader.fieldnames = list(IMPORT_COLUMNS)
+        names = tuple(name.strip() for name in header or ())
+        if names not in (IMPORT_COLUMNS, IMPORT_COLUMNS + OPTIONAL_COLUMNS):
+            raise ImportFileError(
+                "the header must be: "
+                + ",".join(IMPORT_COLUMNS)
+                + " (optionally followed by ,"
+                + ",".join(OPTIONAL_COLUMNS)
+                + ")"
+            )
+        reader.fieldnames = list(names)
         rows: Iterable[dict[str, str | None]] = reader
         for row in rows:
             line = reader.line_num

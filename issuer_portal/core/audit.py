@@ -60,8 +60,10 @@ def record_audit(
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or str(getattr(obj, "public_id", None) or obj.pk)
     safe_details = json.loads(mask_card_data(json.dumps(details or {}, default=str)))
+    # A machine client (the card management system) is named but is no account.
+    account = user if getattr(user, "pk", None) is not None else None
     return AuditEntry.objects.create(
-        actor=user,
+        actor=account,
         actor_label=user.get_username() if user is not None else "system",
         action=action,
         object_type=object_type,

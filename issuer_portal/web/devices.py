@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from issuer_portal.accounts.step_up import ask_to_confirm_identity, authenticated_recently
 from issuer_portal.cards import selectors
 from issuer_portal.core.domain_errors import DomainError
+from issuer_portal.core.step_up import ask_to_confirm_identity, authenticated_recently
 from tokens import lifecycle
 from tokens.models import Actor, ChangeReason, TokenAction, TokenChange
 from tokens.selectors import devices_of, token_view

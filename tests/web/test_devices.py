@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from issuer_portal.accounts.step_up import AUTHENTICATED_AT
 from issuer_portal.core.models import AuditEntry
+from issuer_portal.core.step_up import AUTHENTICATED_AT
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
 from tokens.models import CardToken, SimulatedToken, TokenChange
 from tokens.simulator import add_simulated_token
@@ -113,7 +113,7 @@ def test_a_bank_suspension_shows_why_and_cannot_be_resumed_by_the_cardholder(
 
 
 def test_i_lost_my_phone_pauses_it_on_every_card_at_once(client, alice, phones, bob):
-    visa, mc = phones
+    visa, _ = phones
     _signed_in(client, alice)
     for card in phones:
         client.get(f"/cards/{card.public_id}/")

@@ -4,13 +4,23 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from issuer_portal.cards.services import IMPORT_COLUMNS, ImportFileError, import_cards_csv
+from issuer_portal.cards.services import (
+    IMPORT_COLUMNS,
+    OPTIONAL_COLUMNS,
+    ImportFileError,
+    import_cards_csv,
+)
+from issuer_portal.core.domain_errors import DomainError
+from tokens.card_events import REISSUED, apply_card_event
 
 
 class Command(BaseCommand):
     help = (
         "Load cardholders and cards from a CSV file with the header "
         + ",".join(IMPORT_COLUMNS)
+        + " (optionally ,"
+        + ",".join(OPTIONAL_COLUMNS)
+        + ": the id of the card a reissued card replaces; its wallet tokens move to the new card)"
         + ". Idempotent; bad rows are reported by line number and the rest still load."
     )
 
@@ -33,5 +43,24 @@ class Command(BaseCommand):
         for row_error in report.errors:
             self.stderr.write(str(row_error))
         self.stdout.write(report.summary())
+        moved = 0
+        for replaced, card in report.reissued:
+            try:
+                event, created = apply_card_event(
+                    # One event per new card: importing the same file again moves nothing twice.
+                    event_id=f"import-reissue-{card.public_id}",
+                    card=replaced,
+                    kind=REISSUED,
+                    new_card=card,
+                    source="import",
+                )
+            except DomainError as refused:
+                self.stderr.write(f"card {card.public_id}: tokens not moved: {refused.message}")
+                continue
+            moved += event.token_changes if created else 0
+        if report.reissued:
+            self.stdout.write(
+                f"{len(report.reissued)} reissued card(s): {moved} wallet token(s) queued to move"
+            )
         if report.errors:
             raise CommandError(f"{len(report.errors)} rows failed; the other rows were imported.")
