@@ -166,6 +166,7 @@ class CardToken(models.Model):
     class Meta:
         verbose_name = _("network token")
         verbose_name_plural = _("network tokens")
+        permissions = [("change_token_status", _("Can suspend, resume or delete a card's tokens"))]
 
     def __str__(self) -> str:
         return f"…{self.token_reference[-4:]} ({self.trid}, {self.status})"

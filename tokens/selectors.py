@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import chain
+
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
+from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.cards.models import Card
 from tokens.lifecycle import allowed_actions
@@ -13,6 +19,7 @@ from tokens.models import (
     ChangeState,
     TokenAction,
     TokenChange,
+    TokenNotification,
     TokenRequestor,
     TokenStatus,
     TridKind,
@@ -92,3 +99,42 @@ def devices_of(cards: Iterable[Card], *, viewer: Actor) -> dict[str, list[TokenV
         if view.kind == TridKind.NFC and view.token.device_id:
             devices.setdefault(view.token.device_id, []).append(view)
     return devices
+
+
+HISTORY_HEADERS = [_("when"), _("token reference"), _("what"), _("who"), _("reason")]
+
+
+def token_history(tokens: list[CardToken]) -> list[tuple[str, str, str, str, str]]:
+    """(when, masked reference, what, who, why) for the tokens' changes we asked for and the
+    notifications the token service sent, newest first (at most 100); see HISTORY_HEADERS."""
+    references = [t.token_reference for t in tokens]
+    changes = TokenChange.objects.filter(token_reference__in=references)
+    notifications = TokenNotification.objects.filter(token_reference__in=references)
+    rows = chain(
+        (
+            (
+                c.created_at,
+                f"…{c.token_reference[-4:]}",
+                f"{c.get_action_display()} ({c.get_state_display()})",
+                f"{c.get_actor_display()}: {c.actor_label}",
+                str(c.get_reason_display()),
+            )
+            for c in changes
+        ),
+        (
+            (
+                n.received_at,
+                f"…{n.token_reference[-4:]}",
+                f"{n.event_type} {n.get_status_display() if n.status else ''}".strip(),
+                str(_("Token service notification")),
+                "—",
+            )
+            for n in notifications
+        ),
+    )
+    newest = sorted(rows, key=lambda row: row[0], reverse=True)[:100]
+    return [(_when(at), *rest) for at, *rest in newest]
+
+
+def _when(at: datetime.datetime) -> str:
+    return date_format(localtime(at), "DATETIME_FORMAT")

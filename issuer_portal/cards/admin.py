@@ -14,8 +14,10 @@ from django.utils.translation import gettext_lazy as _
 from issuer_portal.cards.models import Card, Cardholder
 from issuer_portal.core.admin_mixins import (
     CardDataSearchGuardMixin,
+    html_table,
 )
-from tokens.models import TokenRequestor, TokenStatus, TokenType
+from tokens.models import CardToken, TokenRequestor, TokenStatus, TokenType
+from tokens.selectors import HISTORY_HEADERS, token_history
 from tokens.services import refresh_wallet_states, wallet_state_for_card
 from tokens.status import masked_reference
 
@@ -93,6 +95,7 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
         "state",
         "public_id",
         "wallet_status",
+        "tokens_and_history",
         "attempts_link",
     )
     readonly_fields = (
@@ -102,6 +105,7 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
         "expiry",
         "public_id",
         "wallet_status",
+        "tokens_and_history",
         "attempts_link",
     )
     actions = ["refresh_token_status"]
@@ -144,6 +148,35 @@ class CardAdmin(CardDataSearchGuardMixin, admin.ModelAdmin):
             _("device"),
             rows,
         )
+
+    @admin.display(description=_("tokens and their history"))
+    def tokens_and_history(self, obj: Card) -> str:
+        """Each token with its device and status (its page has the actions), then every change
+        and notification, newest first."""
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        tokens = list(CardToken.objects.filter(card=obj).order_by("device_name", "pk"))
+        if not tokens:
+            return "—"
+        listing = html_table(
+            [_("token reference"), _("device"), _("status"), _("changed by")],
+            [
+                (
+                    format_html(
+                        '<a href="{}">{}</a>',
+                        reverse("admin:tokens_cardtoken_change", args=[t.pk]),
+                        masked_reference(t.token_reference),
+                    ),
+                    t.device_name or "—",
+                    t.get_status_display(),
+                    t.get_changed_by_display() or "—",
+                )
+                for t in tokens
+            ],
+        )
+        history = html_table(HISTORY_HEADERS, token_history(tokens), empty=_("No changes yet."))
+        return format_html("{}<h4>{}</h4>{}", listing, _("Status history"), history)
 
     @admin.display(description=_("provisioning attempts"))
     def attempts_link(self, obj: Card) -> str:

@@ -68,3 +68,18 @@ class CardDataSearchGuardMixin:
             )
             return HttpResponseRedirect(request.path)
         return super().changelist_view(request, extra_context)
+
+
+def html_table(headers: list[str], rows: list[tuple], *, empty: str = "—") -> str:
+    """A plain, escaped admin table (``empty`` when there are no rows)."""
+    from django.utils.html import format_html, format_html_join
+
+    if not rows:
+        return str(empty)
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+    )
+    return format_html("<table><thead><tr>{}</tr></thead><tbody>{}</tbody></table>", head, body)
