@@ -299,6 +299,16 @@ def funnel_svg(report: object) -> str:
     )
 
 
+TOKEN_CHANGE_LABELS = {
+    "paused_by_cardholders": _("Phones paused by cardholders"),
+    "removed_by_cardholders": _("Tokens removed by cardholders"),
+    "resumed_by_cardholders": _("Phones resumed by cardholders"),
+    "suspended_by_the_bank": _("Tokens suspended by the bank"),
+    "deleted_by_the_bank": _("Tokens deleted by the bank"),
+    "moved_to_reissued_cards": _("Tokens moved to reissued cards"),
+}
+
+
 def funnel_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> object:
     from django.core.exceptions import PermissionDenied
     from django.template.response import TemplateResponse
@@ -331,6 +341,9 @@ def funnel_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> object:
         "chart": funnel_svg(report),
         "stage_labels": STAGE_LABELS,
         "filters": filters,
+        "token_changes": [
+            (TOKEN_CHANGE_LABELS[name], count) for name, count in report.token_changes.items()
+        ],
         "splits": [
             (_("Brand"), report.by_brand),
             (_("Network"), report.by_network),

@@ -19,6 +19,7 @@ from django.utils import timezone
 from issuer_portal.cards.models import WALLET_BRAND_BY_COUNTRY
 from issuer_portal.core.local_time import local_day_bounds
 from provisioning.models import ProvisioningAttempt, ProvisioningOffer, UpstreamCall
+from tokens.models import TokenChange
 
 STAGES = ("offered", "started", "link_issued", "returned", "completed")
 STAGE_LABELS = {
@@ -69,6 +70,19 @@ class FunnelReport:
     calls: int = 0
     latency_median_ms: float | None = None
     latency_p95_ms: float | None = None
+    # Token changes made in the period (done): what happens to tokens after they exist.
+    token_changes: dict[str, int] = field(default_factory=dict)
+
+
+# The token changes the funnel counts, by name: (action, who asked).
+TOKEN_CHANGE_ROWS = {
+    "paused_by_cardholders": ("suspend", ("cardholder",)),
+    "removed_by_cardholders": ("delete", ("cardholder",)),
+    "resumed_by_cardholders": ("resume", ("cardholder",)),
+    "suspended_by_the_bank": ("suspend", ("bank_staff", "bank_system")),
+    "deleted_by_the_bank": ("delete", ("bank_staff", "bank_system")),
+    "moved_to_reissued_cards": ("update_funding_account", ("bank_staff", "bank_system")),
+}
 
 
 def _brand(country: str) -> str:
@@ -159,6 +173,22 @@ def funnel_report(
         ordered = calls.order_by("duration_ms").values_list("duration_ms", flat=True)
         report.latency_median_ms = ordered[(report.calls - 1) // 2]
         report.latency_p95_ms = ordered[max(0, math.ceil(0.95 * report.calls) - 1)]
+
+    changes = TokenChange.objects.filter(
+        state="done", finished_at__gte=since, finished_at__lt=until
+    )
+    if countries is not None:
+        changes = changes.filter(card__cardholder__country__in=countries)
+    if network:
+        changes = changes.filter(card__network=network)
+    counted = {
+        (row["action"], row["actor"]): row["n"]
+        for row in changes.values("action", "actor").annotate(n=Count("id"))
+    }
+    report.token_changes = {
+        name: sum(counted.get((action, actor), 0) for actor in actors)
+        for name, (action, actors) in TOKEN_CHANGE_ROWS.items()
+    }
 
     day = start
     while day <= end:

@@ -272,6 +272,8 @@ class TokenChange(models.Model):
                 name="one_pending_change_per_token",
             )
         ]
+        # The funnel counts the changes finished in a period.
+        indexes = [models.Index(fields=["state", "finished_at"], name="token_change_finished")]
 
     def __str__(self) -> str:
         return f"{self.action} …{self.token_reference[-4:]} ({self.state})"

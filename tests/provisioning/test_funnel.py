@@ -135,3 +135,31 @@ def test_support_sees_the_funnel_and_offers_are_recorded_by_the_portal(client, a
     assert ProvisioningOffer.objects.count() == 2
     client.force_login(support)
     assert client.get(reverse("admin:provisioning_funnel")).status_code == 200
+
+
+def test_the_funnel_counts_pauses_removals_and_bank_suspensions(client, alice):
+    from tokens import lifecycle
+    from tokens.models import Actor, CardToken
+    from tokens.services import wallet_state_for_card
+    from tokens.simulator import add_simulated_token
+
+    card = alice.cards.get(last4="1111")
+    for name in ("Old Android", "New Android", "Tablet"):
+        add_simulated_token(card=card, trid="40010093056", device_name=name)
+    wallet_state_for_card(card, use_cache=False)
+    phones = {t.device_name: t for t in CardToken.objects.filter(card=card)}
+    for device, action, actor in [
+        ("Old Android", "suspend", Actor.CARDHOLDER),
+        ("New Android", "delete", Actor.CARDHOLDER),
+        ("Tablet", "suspend", Actor.BANK_SYSTEM),
+    ]:
+        lifecycle.request_token_change(
+            token=phones[device], action=action, reason="other", actor=actor, try_now=True
+        )
+    client.force_login(UserFactory(username="boss", is_staff=True, is_superuser=True))
+    html = client.get(reverse("admin:provisioning_funnel")).content.decode()
+    table = html.split('id="funnel-token-changes"')[1].split("</table>")[0]
+    assert "Phones paused by cardholders</th><td>1<" in table
+    assert "Tokens removed by cardholders</th><td>1<" in table
+    assert "Tokens suspended by the bank</th><td>1<" in table
+    assert "Tokens deleted by the bank</th><td>0<" in table
