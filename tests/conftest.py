@@ -252,3 +252,30 @@ def assert_no_card_data_in_cache(secrets: list[str]) -> None:
         for key, value in store.items():
             for secret in secrets:
                 assert secret not in key and secret.encode() not in value
+
+
+@pytest.fixture
+def eager_tasks():
+    """Queued Celery tasks run at once, here; restored after (Celery's flag outlives the
+    settings fixture)."""
+    from issuer_portal.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+@pytest.fixture
+def alice_on_two_phones(alice) -> tuple[Card, Card]:
+    """Alice's Visa and Mastercard in Vipps, each with contactless on an old and a new Android
+    (two tokens under one NFC TRID per card); returns (visa, mastercard)."""
+    from tokens.simulator import add_simulated_token
+
+    visa, mastercard = alice.cards.get(last4="1111"), alice.cards.get(last4="4444")
+    add_simulated_token(card=visa, trid="40010082040")
+    add_simulated_token(card=mastercard, trid="50169178771")
+    for name in ("Old Android", "New Android"):
+        add_simulated_token(card=visa, trid="40010093056", device_name=name)
+        add_simulated_token(card=mastercard, trid="50179270456", device_name=name)
+    return visa, mastercard

@@ -18,7 +18,6 @@ from typing import Any
 
 from celery import signature
 from django.conf import settings
-from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -29,7 +28,7 @@ from issuer_portal.cards.models import Card
 from issuer_portal.core.audit import record_audit
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from tokens.adapters import adapter_for_network
-from tokens.adapters.base import STATUS_AFTER, ChangeOrder, NetworkToken, TokenServiceError
+from tokens.adapters.base import STATUS_AFTER, ChangeOrder, TokenServiceError
 from tokens.models import (
     Actor,
     CardToken,
@@ -39,7 +38,7 @@ from tokens.models import (
     TokenChange,
     TokenStatus,
 )
-from tokens.services import status_cache_key
+from tokens.services import show_our_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -293,21 +292,6 @@ def fail_change(change: TokenChange, code: str) -> None:
             details={"error_code": code, "action": change.action},
         )
         note_card_list_changed([change.card.cardholder])
-
-
-def show_our_tokens(card: Card) -> None:
-    """Put our copy of the card's tokens in the wallet-state cache, so every page and the API
-    show a confirmed change at once (no lookup needed)."""
-    mirror = [
-        NetworkToken.from_row(row, row.upstream_updated_at)
-        for row in CardToken.objects.filter(card=card)
-    ]
-    cache.set(
-        status_cache_key(card),
-        [token.as_cache() for token in mirror],
-        timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
-    )
-    note_card_list_changed([card.cardholder])
 
 
 def retry_delay(tries: int) -> float:

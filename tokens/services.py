@@ -272,6 +272,21 @@ def forget_wallet_state(card: Card) -> None:
     note_card_list_changed([card.cardholder])
 
 
+def show_our_tokens(card: Card) -> None:
+    """Put our copy of the card's tokens in the wallet-state cache, so every page and the API
+    show a confirmed change (ours, or one the service notified) at once, with no lookup."""
+    mirror = [
+        NetworkToken.from_row(row, row.upstream_updated_at)
+        for row in CardToken.objects.filter(card=card)
+    ]
+    cache.set(
+        status_cache_key(card),
+        [token.as_cache() for token in mirror],
+        timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
+    )
+    note_card_list_changed([card.cardholder])
+
+
 def _our_tokens(cards: Sequence[Card]) -> dict[str, CardToken]:
     """Our copy of the cards' tokens, by token reference (one query)."""
     rows = CardToken.objects.filter(card_id__in=[card.pk for card in cards])
@@ -550,15 +565,6 @@ def _receive(*, body: bytes, signature: str | None) -> NotificationOutcome:
             ]
         )
         card = row.card
-        mirror = [
-            NetworkToken.from_row(t, t.upstream_updated_at)
-            for t in CardToken.objects.filter(card=card)
-        ]
-    cache.set(
-        status_cache_key(card),
-        [t.as_cache() for t in mirror],
-        timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
-    )
-    note_card_list_changed([card.cardholder])
+    show_our_tokens(card)
     logger.info("token notification %s applied to card %s", event["eventID"], card.public_id)
     return NotificationOutcome.APPLIED

@@ -150,11 +150,19 @@ class TokenSerializer(serializers.Serializer):
         return view.pending.action if view.pending else None
 
 
+CHANGE_REASONS = [
+    "device_lost",
+    "device_stolen",
+    "suspected_fraud",
+    "cardholder_request",
+    "account_closed",
+    "card_reissued",
+    "other",
+]
+
+
 class TokenChangeRequestSerializer(serializers.Serializer):
-    reason = serializers.CharField(
-        help_text="One of: device_lost, device_stolen, suspected_fraud, cardholder_request, "
-        "account_closed, card_reissued, other."
-    )
+    reason = serializers.ChoiceField(choices=CHANGE_REASONS)
 
 
 class TokenChangeSerializer(serializers.Serializer):
@@ -176,18 +184,7 @@ class CardEventRequestSerializer(serializers.Serializer):
     )
     cardId = serializers.UUIDField()
     event = serializers.ChoiceField(choices=["active", "blocked", "closed", "reissued"])
-    reason = serializers.ChoiceField(
-        choices=[
-            "device_lost",
-            "device_stolen",
-            "suspected_fraud",
-            "cardholder_request",
-            "account_closed",
-            "card_reissued",
-            "other",
-        ],
-        required=False,
-    )
+    reason = serializers.ChoiceField(choices=CHANGE_REASONS, required=False)
     newCardId = serializers.UUIDField(
         required=False, help_text="For ``reissued``: the new card (same cardholder)."
     )

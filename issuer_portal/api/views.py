@@ -60,6 +60,13 @@ UNAUTHENTICATED = _error(
 NOT_FOUND = _error("No such card for this caller.", "not_found", "Not found.")
 VALIDATION = _error("The request is not valid.", "validation_error", "The request is not valid.")
 CARD_ID = OpenApiParameter("card_id", type=uuid.UUID, location=OpenApiParameter.PATH)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    IDEMPOTENCY_HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    required=False,
+    description="Replays the first response for the same key and body (24 h).",
+)
 CARD_EXAMPLE = OpenApiExample(
     "A Visa card in Vipps without contactless",
     value={
@@ -187,13 +194,7 @@ class StartProvisioningView(APIView):
         operation_id="start_provisioning",
         parameters=[
             CARD_ID,
-            OpenApiParameter(
-                IDEMPOTENCY_HEADER,
-                str,
-                OpenApiParameter.HEADER,
-                required=False,
-                description="Replays the first response for the same key and body (24 h).",
-            ),
+            IDEMPOTENCY_KEY,
         ],
         request=ProvisioningRequestSerializer,
         responses={
@@ -328,13 +329,7 @@ TOKEN_CHANGE_SCHEMA = {
     "parameters": [
         CARD_ID,
         TOKEN_ID,
-        OpenApiParameter(
-            IDEMPOTENCY_HEADER,
-            str,
-            OpenApiParameter.HEADER,
-            required=False,
-            description="Replays the first response for the same key and body (24 h).",
-        ),
+        IDEMPOTENCY_KEY,
     ],
     "request": TokenChangeRequestSerializer,
     "responses": {

@@ -28,6 +28,7 @@ CHECKS = ",".join(
 @pytest.fixture
 def api_caller(transactional_db, settings):
     settings.PROVISIONING_RATE_LIMIT = 10_000
+    settings.CARD_EVENTS_API_KEY = "not-the-callers"  # on: the caller's token gets 401, not 503
     holder = CardholderFactory(user=UserFactory(username="fuzzer"))
     CardFactory(cardholder=holder, raw_pan="4111111111111111")
     CardFactory(cardholder=holder, raw_pan="5555555555554444")

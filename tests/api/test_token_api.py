@@ -82,7 +82,8 @@ def test_errors_another_cardholders_token_unknown_reason_and_a_bank_suspension(
     other = _change(client, visa, phone["id"], "suspend", token_header(bob.user))
     assert other.status_code == 404 and other.json()["code"] == "not_found"
     bad = _change(client, visa, phone["id"], "suspend", token_header(alice.user), reason="bored")
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid"
+    assert bad.status_code == 400 and bad.json()["code"] == "validation_error"
+    assert "reason" in bad.json()["details"]
     assert SimulatedToken.objects.get(device_name="Old Android").updated_at == calls
     lifecycle.request_token_change(
         token=CardToken.objects.get(public_id=phone["id"]),

@@ -10,26 +10,16 @@ import pytest
 
 from tests.journeys.harness import PASSWORD, arrive, sign_in
 from tokens.models import SimulatedToken
-from tokens.simulator import add_simulated_token
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
 ]
 
-VISA_ECOM, VISA_ANDROID = "40010082040", "40010093056"
-MC_ECOM, MC_NFC = "50169178771", "50179270456"
-
 
 @pytest.fixture
-def two_phones(alice):
-    visa, mc = alice.cards.get(last4="1111"), alice.cards.get(last4="4444")
-    add_simulated_token(card=visa, trid=VISA_ECOM)
-    add_simulated_token(card=mc, trid=MC_ECOM)
-    for name in ("Old Android", "New Android"):
-        add_simulated_token(card=visa, trid=VISA_ANDROID, device_name=name)
-        add_simulated_token(card=mc, trid=MC_NFC, device_name=name)
-    return visa, mc
+def two_phones(alice_on_two_phones):
+    return alice_on_two_phones
 
 
 @pytest.mark.parametrize("profile", ["android", "desktop"])

@@ -24,16 +24,6 @@ VISA_ECOM, VISA_IOS, VISA_ANDROID = "40010082040", "40010093055", "40010093056"
 
 
 @pytest.fixture
-def eager_tasks():
-    from issuer_portal.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
-
-
-@pytest.fixture
 def visa(alice):
     """Alice's Visa in Vipps, on an iPhone and an Android; our copy of its tokens is current."""
     card = alice.cards.get(last4="1111")

@@ -58,17 +58,6 @@ def services(settings):
     reset_pools()
 
 
-@pytest.fixture
-def eager_tasks():
-    """Queued tasks run at once, here (restored after: the flag outlives the settings fixture)."""
-    from issuer_portal.celery import app
-
-    saved = app.conf.task_always_eager
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = saved
-
-
 def _visa(holder):
     return holder.cards.get(last4="1111")
 
@@ -308,6 +297,18 @@ def test_the_service_down_leaves_the_change_pending_then_a_retry_finishes_it(
     assert store.changes == [("DELETE", "DNITHE000002")]  # one successful call, never two
 
 
+def _queued_suspension(token: CardToken) -> TokenChange:
+    """A pending change as a card event leaves it, before its task has run."""
+    return TokenChange.objects.create(
+        token=token,
+        card=token.card,
+        token_reference=token.token_reference,
+        action="suspend",
+        reason="other",
+        actor=Actor.BANK_SYSTEM,
+    )
+
+
 def test_the_task_retries_then_fails_the_change_visibly(services, alice, settings):
     from tokens.tasks import apply_token_change
 
@@ -316,14 +317,7 @@ def test_the_task_retries_then_fails_the_change_visibly(services, alice, setting
     phone = _synced(_visa(alice))["DNITHE000002"]
     store.down = True
     settings.TOKEN_CHANGE_MAX_TRIES = 3
-    change = TokenChange.objects.create(
-        token=phone,
-        card=phone.card,
-        token_reference=phone.token_reference,
-        action="suspend",
-        reason="other",
-        actor=Actor.BANK_SYSTEM,
-    )
+    change = _queued_suspension(phone)
     apply_token_change.apply(args=[change.pk])
     change.refresh_from_db()
     assert change.state == ChangeState.FAILED and change.tries == 3
@@ -334,14 +328,7 @@ def test_the_sweeper_queues_a_change_whose_task_was_lost(services, alice, eager_
     store, _, _ = services
     store.add("DNITHE000002", PAN_ALICE_VISA, VISA_IOS, device_id="D1", device_name="iPhone")
     phone = _synced(_visa(alice))["DNITHE000002"]
-    change = TokenChange.objects.create(
-        token=phone,
-        card=phone.card,
-        token_reference=phone.token_reference,
-        action="suspend",
-        reason="other",
-        actor=Actor.BANK_SYSTEM,
-    )
+    change = _queued_suspension(phone)
     assert lifecycle.sweep_token_changes(lost_after=60) == 0  # young: its task may be coming
     assert lifecycle.sweep_token_changes(lost_after=0) == 1  # eager here: made at once
     change.refresh_from_db()

@@ -11,24 +11,13 @@ from issuer_portal.core.models import AuditEntry
 from issuer_portal.core.step_up import AUTHENTICATED_AT
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
 from tokens.models import CardToken, SimulatedToken, TokenChange
-from tokens.simulator import add_simulated_token
 
 pytestmark = pytest.mark.django_db
 
-VISA_ECOM, VISA_ANDROID = "40010082040", "40010093056"
-MC_ECOM, MC_NFC = "50169178771", "50179270456"
-
 
 @pytest.fixture
-def phones(alice):
-    """Alice's two cards in Vipps, each on an old and a new Android."""
-    visa, mc = alice.cards.get(last4="1111"), alice.cards.get(last4="4444")
-    add_simulated_token(card=visa, trid=VISA_ECOM)
-    add_simulated_token(card=mc, trid=MC_ECOM)
-    for name in ("Old Android", "New Android"):
-        add_simulated_token(card=visa, trid=VISA_ANDROID, device_name=name)
-        add_simulated_token(card=mc, trid=MC_NFC, device_name=name)
-    return visa, mc
+def phones(alice_on_two_phones):
+    return alice_on_two_phones
 
 
 def _signed_in(client, alice, *, minutes_ago: float = 0):
