@@ -165,6 +165,17 @@ def fresh_cache(redis_database_per_worker):
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Each test starts in the default language: a request in Swedish leaves Swedish active in
+    its thread, and the next test in that worker would read its texts in Swedish."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.deactivate()
+
+
 PAN_ALICE_VISA = "4111111111111111"
 PAN_ALICE_MC = "5555555555554444"
 PAN_BOB = "4242424242424242"

@@ -99,8 +99,12 @@ def test_errors_another_cardholders_token_unknown_reason_and_a_bank_suspension(
 
 
 def test_the_service_down_answers_202_and_an_idempotency_key_replays_it(
-    client, alice, visa, settings
+    client, alice, visa, settings, monkeypatch
 ):
+    from tokens import lifecycle
+
+    queued = []  # the retry is queued, not run here
+    monkeypatch.setattr(lifecycle, "queue_change", lambda change, countdown=0.0: queued.append(1))
     auth = token_header(alice.user)
     phone = _tokens(client, visa, auth)[1]
     settings.TOKEN_SIMULATOR_FAILURE = "transient"
@@ -108,7 +112,7 @@ def test_the_service_down_answers_202_and_an_idempotency_key_replays_it(
     assert first.status_code == 202 and first.json()["state"] == "pending"
     again = _change(client, visa, phone["id"], "suspend", auth, HTTP_IDEMPOTENCY_KEY="k-1")
     assert again.status_code == 202 and again.json()["id"] == first.json()["id"]
-    assert TokenChange.objects.count() == 1
+    assert TokenChange.objects.count() == 1 and queued == [1]
     settings.TOKEN_SIMULATOR_FAILURE = ""
     listed = _tokens(client, visa, auth)[1]
     assert listed["pendingAction"] == "suspend" and listed["actions"] == []
