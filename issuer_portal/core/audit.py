@@ -80,7 +80,9 @@ def audit_changes_of(model: type, action: str, fields: tuple[str, ...]) -> None:
     """Audit every save and delete of ``model`` (configuration that bank staff edit)."""
     from django.db.models.signals import post_delete, post_save
 
-    def saved(sender: type, instance: Any, created: bool, **kwargs: Any) -> None:
+    def saved(sender: type, instance: Any, created: bool, raw: bool = False, **kwargs: Any) -> None:
+        if raw:
+            return  # rows loaded as they were (loaddata, a test database restored): no one's edit
         record_audit(
             action,
             outcome="created" if created else "changed",
