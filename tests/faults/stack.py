@@ -78,6 +78,9 @@ def record_figures(scenario: str, **figures: object) -> None:
     print(f"\n{scenario}: {figures}")
 
 
+PORTAL_APPLICATION_NAME = "fault-suite-portal"
+
+
 class Stack:
     """Start the parts a scenario needs; ``stop()`` ends whatever is still running."""
 
@@ -102,7 +105,9 @@ class Stack:
         db = connection.settings_dict
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("GUNICORN_", "WEB_"))},
-            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            # Named, so a scenario can drop the portal's connections and not the test's own.
+            "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+            f"?application_name={PORTAL_APPLICATION_NAME}",
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
