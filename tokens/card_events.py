@@ -25,7 +25,7 @@ from tokens.models import (
     TokenChange,
     TokenStatus,
 )
-from tokens.services import iter_refreshed_wallet_states
+from tokens.services import iter_refreshed_wallet_states, show_our_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -115,6 +115,10 @@ def _apply(
     elif card.state != kind:
         card.state = kind
         card.save(update_fields=["state"])  # provisioning ends the card's attempts in flight
+    if kind == REISSUED:
+        # Until the moves are confirmed the new card shows the tokens on their way to it.
+        # Registered before the moves: with a worker at hand they may be confirmed at commit.
+        transaction.on_commit(lambda: show_our_tokens(new_card, from_card=card))
     changes = _change_tokens(card, kind, reason, new_card, user)
     event.token_changes = changes
     event.save(update_fields=["token_changes"])

@@ -272,12 +272,16 @@ def forget_wallet_state(card: Card) -> None:
     note_card_list_changed([card.cardholder])
 
 
-def show_our_tokens(card: Card) -> None:
+def show_our_tokens(card: Card, *, from_card: Card | None = None) -> None:
     """Put our copy of the card's tokens in the wallet-state cache, so every page and the API
-    show a confirmed change (ours, or one the service notified) at once, with no lookup."""
+    show a confirmed change (ours, or one the service notified) at once, with no lookup.
+
+    ``from_card``: show that card's tokens on ``card`` (a reissued card whose tokens are being
+    moved to it: it is in the app, not to be offered "Add"; the cache's expiry brings the truth
+    back if the move fails)."""
     mirror = [
         NetworkToken.from_row(row, row.upstream_updated_at)
-        for row in CardToken.objects.filter(card=card)
+        for row in CardToken.objects.filter(card=from_card or card)
     ]
     cache.set(
         status_cache_key(card),

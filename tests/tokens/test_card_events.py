@@ -191,3 +191,18 @@ def test_the_reconciliation_fixes_drift_and_reports_it(
     assert set(_simulated(visa).values()) == {"suspended"}
     quiet = json.loads(_run(django_capture_on_commit_callbacks, "reconcile_tokens", "--json"))
     assert quiet["cards_fixed"] == [] and quiet["suspended"] == 0
+
+
+def test_a_reissued_card_is_not_offered_add_while_its_tokens_are_on_their_way(
+    visa, alice, django_capture_on_commit_callbacks, monkeypatch
+):
+    from tokens.card_events import apply_card_event
+
+    monkeypatch.setattr(lifecycle, "queue_change", lambda change, countdown=0.0: None)  # no worker
+    new = CardFactory(cardholder=alice, raw_pan="4000056655665556")
+    assert wallet_state_for_card(new).next_action == NextAction.PUSH_PROVISION
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_card_event(event_id="cms-9", card=visa, kind="reissued", new_card=new, source="api")
+    assert not SimulatedToken.objects.filter(card=new).exists()  # not moved yet
+    state = wallet_state_for_card(new)
+    assert state.status == "added_with_nfc" and state.next_action != NextAction.PUSH_PROVISION
