@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime
 import logging
-import random
 
 from celery import signature
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from issuer_portal.core.backoff import backoff_delay
 from issuer_portal.core.metrics import PROVISIONING_RETRIES
 from provisioning.models import AttemptState, ProvisioningAttempt
 
@@ -22,8 +22,7 @@ PROVISION_TASK = "provisioning.tasks.provision_card"
 
 def retry_delay(tries: int) -> float:
     """Exponential backoff with jitter, capped at a minute."""
-    base = settings.PROVISIONING_RETRY_BASE_SECONDS
-    return min(60.0, base * 2 ** max(0, tries - 1)) + random.uniform(0, base)  # noqa: S311
+    return backoff_delay(tries, settings.PROVISIONING_RETRY_BASE_SECONDS)
 
 
 def may_retry(attempt: ProvisioningAttempt) -> bool:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import random
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
@@ -26,6 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from issuer_portal.cards.list_version import note_card_list_changed
 from issuer_portal.cards.models import Card
 from issuer_portal.core.audit import record_audit
+from issuer_portal.core.backoff import backoff_delay
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from tokens.adapters import adapter_for_network
 from tokens.adapters.base import STATUS_AFTER, ChangeOrder, TokenServiceError
@@ -123,7 +123,8 @@ def request_token_change(
     if change.state == ChangeState.PENDING:
         if try_now:
             if apply_token_change(change.pk) == ChangeOutcome.TRANSIENT:
-                queue_change(change, countdown=retry_delay(1))
+                change.refresh_from_db()
+                queue_change(change, countdown=plan_retry(change))
             change.refresh_from_db()
         else:
             transaction.on_commit(lambda: queue_change(change))
@@ -245,7 +246,7 @@ def apply_token_change(change_id: int) -> ChangeOutcome:
             fail_change(change, "TOKEN_SERVICE_REFUSED")
             return ChangeOutcome.FAILED
         TokenChange.objects.filter(pk=change.pk).update(
-            claimed_until=None, error_code="TOKEN_SERVICE_UNAVAILABLE"
+            claimed_until=None, retry_due_at=None, error_code="TOKEN_SERVICE_UNAVAILABLE"
         )
         return ChangeOutcome.TRANSIENT
     _confirm(change, statuses[change.token_reference])
@@ -294,10 +295,14 @@ def fail_change(change: TokenChange, code: str) -> None:
         note_card_list_changed([change.card.cardholder])
 
 
-def retry_delay(tries: int) -> float:
-    """Exponential backoff with full jitter: up to base * 2^(tries-1), at most a minute."""
-    base = settings.TOKEN_CHANGE_RETRY_BASE_SECONDS
-    return random.uniform(base, min(60.0, base * 2 ** max(0, tries - 1)))  # noqa: S311
+def plan_retry(change: TokenChange) -> float:
+    """Note when the change's next try is due (the sweeper reads it); returns the delay. The
+    one place the backoff is applied: by the first try's caller and by the task."""
+    delay = backoff_delay(change.tries, settings.TOKEN_CHANGE_RETRY_BASE_SECONDS)
+    TokenChange.objects.filter(pk=change.pk).update(
+        retry_due_at=timezone.now() + datetime.timedelta(seconds=delay)
+    )
+    return delay
 
 
 def queue_change(change: TokenChange, *, countdown: float = 0.0) -> None:
@@ -315,7 +320,11 @@ def sweep_token_changes(*, lost_after: float | None = None) -> int:
         seconds=lost_after if lost_after is not None else settings.PROVISIONING_LOST_AFTER_SECONDS
     )
     lost = TokenChange.objects.filter(state=ChangeState.PENDING).filter(
-        Q(claimed_until__lt=now) | Q(claimed_until__isnull=True, created_at__lt=quiet_since)
+        # Claimed, and the claim outlived any call: its caller died mid-call.
+        Q(claimed_until__lt=now)
+        # Not claimed, and its queued retry is late, or it was never tried: the task was lost.
+        | Q(claimed_until__isnull=True, retry_due_at__lt=quiet_since)
+        | Q(claimed_until__isnull=True, retry_due_at__isnull=True, created_at__lt=quiet_since)
     )
     queued = 0
     for change in lost:

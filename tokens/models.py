@@ -258,6 +258,8 @@ class TokenChange(models.Model):
     error_code = models.CharField(max_length=64, blank=True)
     tries = models.PositiveSmallIntegerField(default=0)
     claimed_until = models.DateTimeField(null=True, blank=True)
+    # When its queued retry is due; the sweeper requeues a retry that is this late and lost.
+    retry_due_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -46,7 +46,7 @@ def apply_token_change(self: Task, change_id: int) -> str:
         if change.tries >= settings.TOKEN_CHANGE_MAX_TRIES:
             lifecycle.fail_change(change, "TOKEN_SERVICE_UNAVAILABLE")
             return lifecycle.ChangeOutcome.FAILED.value
-        raise self.retry(countdown=lifecycle.retry_delay(change.tries), args=[change_id])
+        raise self.retry(countdown=lifecycle.plan_retry(change), args=[change_id])
     return outcome.value
 
 

@@ -4,6 +4,7 @@ retries and shows each change."""
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import threading
@@ -11,6 +12,7 @@ import threading
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.utils import timezone
 
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from issuer_portal.core.models import AuditEntry
@@ -330,7 +332,16 @@ def test_the_sweeper_queues_a_change_whose_task_was_lost(services, alice, eager_
     phone = _synced(_visa(alice))["DNITHE000002"]
     change = _queued_suspension(phone)
     assert lifecycle.sweep_token_changes(lost_after=60) == 0  # young: its task may be coming
-    assert lifecycle.sweep_token_changes(lost_after=0) == 1  # eager here: made at once
+    # An old change whose retry is queued and not yet due is left to that retry.
+    TokenChange.objects.filter(pk=change.pk).update(
+        created_at=timezone.now() - datetime.timedelta(minutes=5),
+        retry_due_at=timezone.now() + datetime.timedelta(seconds=30),
+    )
+    assert lifecycle.sweep_token_changes(lost_after=1) == 0
+    TokenChange.objects.filter(pk=change.pk).update(
+        retry_due_at=timezone.now() - datetime.timedelta(minutes=1)
+    )
+    assert lifecycle.sweep_token_changes(lost_after=0) == 1  # late and lost; eager: made now
     change.refresh_from_db()
     assert change.state == ChangeState.DONE
 
