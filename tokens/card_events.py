@@ -21,6 +21,7 @@ from tokens.models import (
     CardEvent,
     CardToken,
     ChangeReason,
+    ChangeState,
     TokenAction,
     TokenChange,
     TokenStatus,
@@ -153,10 +154,21 @@ def _plan(card: Card, kind: str) -> list[tuple[CardToken, TokenAction]]:
     return [(t, TokenAction.UPDATE_FUNDING_ACCOUNT) for t in tokens]
 
 
-def _change_tokens(card: Card, kind: str, reason: str, new_card: Card | None, user: Any) -> int:
-    """Queue a change (on commit) for each token the event touches; returns how many."""
+def _change_tokens(
+    card: Card,
+    kind: str,
+    reason: str,
+    new_card: Card | None = None,
+    user: Any = None,
+    *,
+    skip: frozenset[int] = frozenset(),
+) -> int:
+    """Queue a change (on commit) for each token the event touches, except the tokens in
+    ``skip`` (by pk); returns how many."""
     count = 0
     for token, action in _plan(card, kind):
+        if token.pk in skip:
+            continue
         try:
             lifecycle.request_token_change(
                 token=token,
@@ -169,7 +181,7 @@ def _change_tokens(card: Card, kind: str, reason: str, new_card: Card | None, us
             count += 1
         except DomainError as refused:
             # Another change of the token is under way; the reconciliation catches up.
-            logger.warning("card event: token %s left for now: %s", token.public_id, refused.code)
+            logger.warning("token %s left for now: %s", token.public_id, refused.code)
     return count
 
 
@@ -188,26 +200,15 @@ def reconcile_card_tokens(*, refresh: bool = True) -> dict[str, Any]:
         sum(1 for _state in iter_refreshed_wallet_states(cards=cards))
     report: dict[str, Any] = {"cards_checked": len(cards), "suspended": 0, "deleted": 0}
     fixed = []
-    busy = set(
-        TokenChange.objects.filter(card__in=cards, state="pending").values_list(
+    # A token with a change under way is left to it (it is not drift yet).
+    busy = frozenset(
+        TokenChange.objects.filter(card__in=cards, state=ChangeState.PENDING).values_list(
             "token_id", flat=True
         )
     )
     for card in cards:
         kind = card.state
-        plan = [(t, a) for t, a in _plan(card, kind) if t.pk not in busy]
-        if not plan:
-            continue
-        reason = DEFAULT_REASON[kind]
-        changed = 0
-        for token, action in plan:
-            try:
-                lifecycle.request_token_change(
-                    token=token, action=action, reason=reason, actor=Actor.BANK_SYSTEM
-                )
-                changed += 1
-            except DomainError:
-                continue
+        changed = _change_tokens(card, kind, DEFAULT_REASON[kind], skip=busy)
         report["suspended" if kind == CardState.BLOCKED else "deleted"] += changed
         if changed:
             fixed.append(str(card.public_id))
