@@ -21,6 +21,10 @@ from django.utils.translation import gettext_lazy as _
 from django_otp import devices_for_user, user_has_device
 from django_otp.forms import OTPAuthenticationFormMixin
 
+from issuer_portal.accounts.identity_provider import staff_client_settings
+from issuer_portal.accounts.provider_views import BY_STAFF_PROVIDER
+from issuer_portal.core.step_up import SIGNED_IN_BY
+
 
 class AdminOTPAuthenticationForm(OTPAuthenticationFormMixin, AdminAuthenticationForm):
     otp_device = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -55,6 +59,16 @@ class AdminOTPAuthenticationForm(OTPAuthenticationFormMixin, AdminAuthentication
         return device
 
     def clean(self) -> dict[str, Any]:
+        username = self.cleaned_data.get("username")
+        if (
+            staff_client_settings() is not None
+            and username not in settings.STAFF_BREAK_GLASS_USERNAMES
+        ):
+            # With staff single sign-on on, local passwords are for the break-glass account only.
+            raise forms.ValidationError(
+                _("Staff sign in with single sign-on. This form is for the break-glass account."),
+                code="single_sign_on_only",
+            )
         cleaned = super().clean()
         user = self.get_user()
         if user is not None and (settings.ADMIN_REQUIRE_OTP or user_has_device(user)):
@@ -118,6 +132,11 @@ class ShownFiltersOnlyAdmin(admin.ModelAdmin):
 
 class IssuerAdminSite(admin.AdminSite):
     login_form = AdminOTPAuthenticationForm
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        context = {"staff_single_sign_on": staff_client_settings() is not None}
+        return super().login(request, {**context, **(extra_context or {})})
+
     site_header = _("Issuer portal administration")
     site_title = _("Issuer portal administration")
     # The app list stays on the home page: on a 1280 px laptop the tables need the width.
@@ -138,6 +157,9 @@ class IssuerAdminSite(admin.AdminSite):
         if not super().has_permission(request):
             return False
         user = request.user
+        if request.session.get(SIGNED_IN_BY) == BY_STAFF_PROVIDER:
+            # The directory applied the bank's multi-factor policy (STAFF_OIDC_REQUIRED_*).
+            return True
         verified = getattr(user, "is_verified", lambda: False)()
         if settings.ADMIN_REQUIRE_OTP or user_has_device(user):
             return verified

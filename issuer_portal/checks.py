@@ -52,4 +52,16 @@ def check_unsafe_choices(app_configs: Any = None, **kwargs: Any) -> list[CheckMe
                 id="issuer_portal.W003",
             )
         )
+    if settings.STAFF_OIDC_CLIENT_ID and not (
+        settings.STAFF_OIDC_REQUIRED_ACR or settings.STAFF_OIDC_REQUIRED_AMR
+    ):
+        warnings.append(
+            Warning(
+                "Staff single sign-on is on without STAFF_OIDC_REQUIRED_ACR or "
+                "STAFF_OIDC_REQUIRED_AMR: a password alone at the directory opens admin, and "
+                "the local second factor is not asked.",
+                hint="Set STAFF_OIDC_REQUIRED_ACR or STAFF_OIDC_REQUIRED_AMR (e.g. mfa).",
+                id="issuer_portal.W004",
+            )
+        )
     return warnings

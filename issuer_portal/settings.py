@@ -498,6 +498,35 @@ OIDC_CA_BUNDLE: str = env.str("OIDC_CA_BUNDLE", default="")
 OIDC_USERNAME_CLAIM: str = env.str("OIDC_USERNAME_CLAIM", default="sub")
 OIDC_LEEWAY_SECONDS: int = env.int("OIDC_LEEWAY_SECONDS", default=30)
 OIDC_JWKS_CACHE_SECONDS: int = env.int("OIDC_JWKS_CACHE_SECONDS", default=300)
+# Cardholders sign in through the bank's identity provider (OpenID Connect, code flow with PKCE)
+# when OIDC_CLIENT_ID is set; the redirect URI to register is <PUBLIC_BASE_URL>/oidc/callback/.
+# OIDC_ISSUER is shared with the API's bearer tokens.
+OIDC_CLIENT_ID: str = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET: str = env.str("OIDC_CLIENT_SECRET", default="")
+# client_secret_basic, client_secret_post or private_key_jwt (OIDC_CLIENT_PRIVATE_KEY_FILE: a PEM).
+OIDC_CLIENT_AUTH_METHOD: str = env.str("OIDC_CLIENT_AUTH_METHOD", default="client_secret_basic")
+OIDC_CLIENT_PRIVATE_KEY_FILE: str = env.str("OIDC_CLIENT_PRIVATE_KEY_FILE", default="")
+OIDC_SCOPES: str = env.str("OIDC_SCOPES", default="openid")
+# A claim carrying the national identity number, matched through the keyed hash; never kept.
+OIDC_NIN_CLAIM: str = env.str("OIDC_NIN_CLAIM", default="")
+OIDC_STEP_UP_ACR: str = env.str("OIDC_STEP_UP_ACR", default="")
+OIDC_TIMEOUT_SECONDS: float = env.float("OIDC_TIMEOUT_SECONDS", default=5.0)
+# Bank staff sign in to admin through the workforce directory when STAFF_OIDC_CLIENT_ID is set;
+# the redirect URI to register is <PUBLIC_BASE_URL>/admin/oidc/callback/.
+STAFF_OIDC_ISSUER: str = env.str("STAFF_OIDC_ISSUER", default="")
+STAFF_OIDC_CLIENT_ID: str = env.str("STAFF_OIDC_CLIENT_ID", default="")
+STAFF_OIDC_CLIENT_SECRET: str = env.str("STAFF_OIDC_CLIENT_SECRET", default="")
+STAFF_OIDC_SCOPES: str = env.str("STAFF_OIDC_SCOPES", default="openid profile email")
+STAFF_OIDC_USERNAME_CLAIM: str = env.str("STAFF_OIDC_USERNAME_CLAIM", default="preferred_username")
+STAFF_OIDC_GROUPS_CLAIM: str = env.str("STAFF_OIDC_GROUPS_CLAIM", default="groups")
+# Directory group -> portal role (a Django group): "card-ops=Operations,card-support=Support".
+STAFF_OIDC_GROUP_ROLES: dict[str, str] = env.dict("STAFF_OIDC_GROUP_ROLES", default={})
+STAFF_OIDC_REQUIRED_ACR: list[str] = env.list("STAFF_OIDC_REQUIRED_ACR", default=[])
+STAFF_OIDC_REQUIRED_AMR: list[str] = env.list("STAFF_OIDC_REQUIRED_AMR", default=[])
+# With staff single sign-on on, the admin password form takes only these local accounts.
+STAFF_BREAK_GLASS_USERNAMES: list[str] = env.list(
+    "STAFF_BREAK_GLASS_USERNAMES", default=["break-glass"]
+)
 IDEMPOTENCY_KEY_HOURS: int = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 # API tokens from /api/v1/auth/token/: only a hash is stored (django-rest-knox), and they expire.
 API_TOKEN_HOURS: int = env.int("API_TOKEN_HOURS", default=12)
@@ -515,6 +544,8 @@ for _name, _url in (
     ("MDES_BASE_URL", MDES_BASE_URL),
     ("VTS_BASE_URL", VTS_BASE_URL),
     ("OIDC_JWKS_URL", OIDC_JWKS_URL),
+    ("OIDC_ISSUER", OIDC_ISSUER),
+    ("STAFF_OIDC_ISSUER", STAFF_OIDC_ISSUER),
 ):
     if _url and (_problem := outbound_url_problem(_url)):
         raise ImproperlyConfigured(f"{_name} {_problem}.")

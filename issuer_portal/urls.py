@@ -1,21 +1,28 @@
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from issuer_portal import monitoring
-from issuer_portal.accounts.views import SignOutView, confirm_identity
+from issuer_portal.accounts import provider_views
+from issuer_portal.accounts.views import SignInView, SignOutView, confirm_identity, signed_out
 
 urlpatterns = [
     path("", include("issuer_portal.web.urls")),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    path("accounts/login/", SignInView.as_view(), name="login"),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/signed-out/", signed_out, name="signed-out"),
     path("accounts/confirm/", confirm_identity, name="confirm-identity"),
+    # The bank's identity providers: the URIs a bank registers (README, "Connecting your
+    # identity provider").
+    path("oidc/callback/", provider_views.cardholder_callback, name="oidc-callback"),
+    path(
+        "oidc/backchannel-logout/",
+        provider_views.backchannel_logout,
+        name="oidc-backchannel-logout",
+    ),
+    path("admin/oidc/start/", provider_views.staff_start, name="staff-oidc-start"),
+    path("admin/oidc/callback/", provider_views.staff_callback, name="staff-oidc-callback"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("issuer_portal.api.urls")),
     path("tokens/", include("tokens.urls")),

@@ -290,3 +290,50 @@ def alice_on_two_phones(alice) -> tuple[Card, Card]:
         add_simulated_token(card=visa, trid="40010093056", device_name=name)
         add_simulated_token(card=mastercard, trid="50179270456", device_name=name)
     return visa, mastercard
+
+
+@pytest.fixture(scope="session")
+def identity_provider(live_server, tmp_path_factory):
+    """The bank's identity provider: a real OpenID provider, one per test worker."""
+    from tests import identity_provider as idp
+
+    if (why := idp.missing()) is not None:
+        message = f"{why} for the identity provider tests (CI always has it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    provider = idp.start_provider(tmp_path_factory.mktemp("identity-provider"), live_server.url)
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
+def cardholder_sign_in(settings, identity_provider):
+    """Cardholders sign in through the identity provider (the portal's client registered)."""
+    from tests import identity_provider as idp
+
+    settings.PUBLIC_BASE_URL = identity_provider.portal_url
+    settings.OIDC_ISSUER = identity_provider.issuer
+    settings.OIDC_CLIENT_ID = idp.CARDHOLDER_CLIENT
+    settings.OIDC_CLIENT_SECRET = idp.SECRET
+    settings.OIDC_CA_BUNDLE = str(identity_provider.ca_file)
+    settings.OIDC_SCOPES = "openid"
+    identity_provider.next_login()
+    return identity_provider
+
+
+@pytest.fixture
+def staff_sign_in(settings, identity_provider):
+    """Staff sign in to admin through the identity provider, with roles from groups."""
+    from tests import identity_provider as idp
+
+    settings.PUBLIC_BASE_URL = identity_provider.portal_url
+    settings.STAFF_OIDC_ISSUER = identity_provider.issuer
+    settings.STAFF_OIDC_CLIENT_ID = idp.STAFF_CLIENT
+    settings.STAFF_OIDC_CLIENT_SECRET = idp.SECRET
+    settings.STAFF_OIDC_SCOPES = "openid profile groups"
+    settings.STAFF_OIDC_GROUP_ROLES = {"card-ops": "Operations", "card-support": "Support"}
+    settings.STAFF_OIDC_REQUIRED_AMR = ["mfa"]
+    settings.OIDC_CA_BUNDLE = str(identity_provider.ca_file)
+    identity_provider.next_login(amr=["pwd", "mfa"])
+    return identity_provider

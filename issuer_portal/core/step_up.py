@@ -12,12 +12,22 @@ from django.utils.http import urlencode
 
 # When the person last proved who they are in this session (seconds since the epoch).
 AUTHENTICATED_AT = "_authenticated_at"
+# How this session was signed in: absent for a password, else the identity provider's client.
+SIGNED_IN_BY = "_signed_in_by"
 
 
 def note_fresh_authentication(request: HttpRequest) -> None:
     """Called at sign-in and at each password confirmation."""
     if hasattr(request, "session"):
         request.session[AUTHENTICATED_AT] = time.time()
+
+
+def note_authenticated_at(request: HttpRequest, at: float | None) -> None:
+    """The identity provider's ``auth_time``; None (unknown) means the next action steps up."""
+    if at is None:
+        request.session.pop(AUTHENTICATED_AT, None)
+    else:
+        request.session[AUTHENTICATED_AT] = at
 
 
 def authenticated_recently(request: HttpRequest) -> bool:

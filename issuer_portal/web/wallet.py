@@ -13,11 +13,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from issuer_portal.cards import selectors
 from issuer_portal.cards.models import Cardholder
 from issuer_portal.core.domain_errors import DomainError
+from issuer_portal.core.step_up import ask_to_confirm_identity, authenticated_recently
 from issuer_portal.web.errors import render_refusal
 from provisioning import services
 from provisioning.models import AttemptState, Channel, ProvisioningAttempt
@@ -56,10 +57,16 @@ def _viewer_owns(request: HttpRequest, cardholder: Cardholder) -> bool:
 
 @never_cache
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def start(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
+    """POST: add the card. GET: the same button on a page of its own, where a cardholder lands
+    after confirming who they are (the tap that follows opens the app)."""
     cardholder = selectors.cardholder_for_user(request.user)
     card = selectors.card_for_cardholder(cardholder, card_id)
+    if request.method == "GET":
+        return render(request, "provisioning/confirm_add.html", {"card": card})
+    if not authenticated_recently(request):
+        return ask_to_confirm_identity(request, request.path)
     try:
         attempt = services.start_provisioning(cardholder=cardholder, card=card, channel=Channel.WEB)
     except DomainError as error:
@@ -150,6 +157,8 @@ def returned(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
 @login_required
 @require_GET
 def nfc(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
+    if not authenticated_recently(request):
+        return ask_to_confirm_identity(request, request.get_full_path())
     cardholder = selectors.cardholder_for_user(request.user)
     card = selectors.card_for_cardholder(cardholder, card_id)
     state = wallet_state_for_card(card)
