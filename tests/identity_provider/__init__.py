@@ -78,6 +78,7 @@ class IdentityProvider:
     issuer: str
     ca_file: Path
     client_key_file: Path
+    signing_jwk: dict[str, Any]
     process: subprocess.Popen
     portal_url: str
     http: requests.Session = field(default_factory=requests.Session)
@@ -245,6 +246,7 @@ def start_provider(directory: Path, portal_url: str) -> IdentityProvider:
         issuer=issuer,
         ca_file=ca_file,
         client_key_file=client_key_file,
+        signing_jwk=signing,
         process=process,
         portal_url=portal_url,
     )
