@@ -84,7 +84,6 @@ def staff_multi_factor_problem(claims: dict[str, Any]) -> str | None:
     return None
 
 
-@transaction.atomic
 def staff_account_for_claims(claims: dict[str, Any], *, issuer: str) -> AbstractBaseUser:
     """The staff account for these claims with its roles re-applied from the groups claim.
 
@@ -109,6 +108,15 @@ def staff_account_for_claims(claims: dict[str, Any], *, issuer: str) -> Abstract
         raise StaffAccessRefused("no_mapped_group")
     if (problem := staff_multi_factor_problem(claims)) is not None:
         raise StaffAccessRefused(problem)
+    with transaction.atomic():
+        return _apply_staff_roles(
+            user, username=username, subject=subject, issuer=issuer, roles=roles
+        )
+
+
+def _apply_staff_roles(
+    user: AbstractBaseUser | None, *, username: str, subject: str, issuer: str, roles: list[str]
+) -> AbstractBaseUser:
     if user is None:
         model = get_user_model()
         if model.objects.filter(username=username).exists():

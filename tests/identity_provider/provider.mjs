@@ -71,7 +71,7 @@ const provider = new Provider(config.issuer, {
     amr: null,
     auth_time: null,
     sid: null,
-    openid: ["sub"],
+    openid: ["sub", "acr", "amr", "auth_time", "sid"],
     profile: ["name", "preferred_username"],
     email: ["email"],
     groups: ["groups"],
