@@ -323,7 +323,7 @@ def cardholder_sign_in(settings, identity_provider):
 
 
 @pytest.fixture
-def staff_sign_in(settings, identity_provider):
+def staff_single_sign_on(settings, identity_provider):
     """Staff sign in to admin through the identity provider, with roles from groups."""
     from tests import identity_provider as idp
 

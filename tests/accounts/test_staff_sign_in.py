@@ -26,11 +26,11 @@ def sign_in_to_admin(client, provider, login: str):
 
 
 def test_a_signed_out_staff_member_signs_in_with_roles_from_groups_and_no_local_code(
-    client, staff_sign_in, settings
+    client, staff_single_sign_on, settings
 ):
     settings.ADMIN_REQUIRE_OTP = True
-    staff_sign_in.people(olga={"groups": ["card-ops", "everyone"]})
-    response = sign_in_to_admin(client, staff_sign_in, "olga")
+    staff_single_sign_on.people(olga={"groups": ["card-ops", "everyone"]})
+    response = sign_in_to_admin(client, staff_single_sign_on, "olga")
     assert response["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
     olga = StaffIdentity.objects.get(subject="olga").user
@@ -38,17 +38,19 @@ def test_a_signed_out_staff_member_signs_in_with_roles_from_groups_and_no_local_
     assert set(olga.groups.values_list("name", flat=True)) == {"Operations"}
 
 
-def test_roles_are_reapplied_at_every_sign_in_and_a_leaver_loses_access(client, staff_sign_in):
-    staff_sign_in.people(sam={"groups": ["card-ops"]})
-    sign_in_to_admin(client, staff_sign_in, "sam")
-    staff_sign_in.people(sam={"groups": ["card-support"]})
+def test_roles_are_reapplied_at_every_sign_in_and_a_leaver_loses_access(
+    client, staff_single_sign_on
+):
+    staff_single_sign_on.people(sam={"groups": ["card-ops"]})
+    sign_in_to_admin(client, staff_single_sign_on, "sam")
+    staff_single_sign_on.people(sam={"groups": ["card-support"]})
     client.logout()
-    sign_in_to_admin(client, staff_sign_in, "sam")
+    sign_in_to_admin(client, staff_single_sign_on, "sam")
     sam = StaffIdentity.objects.get(subject="sam").user
     assert set(sam.groups.values_list("name", flat=True)) == {"Support"}
-    staff_sign_in.people(sam={"groups": []})
+    staff_single_sign_on.people(sam={"groups": []})
     client.logout()
-    response = sign_in_to_admin(client, staff_sign_in, "sam")
+    response = sign_in_to_admin(client, staff_single_sign_on, "sam")
     assert response.status_code == 403
     assert "No access" in response.content.decode()
     sam.refresh_from_db()
@@ -56,33 +58,35 @@ def test_roles_are_reapplied_at_every_sign_in_and_a_leaver_loses_access(client, 
     assert client.get("/admin/").status_code == 302
 
 
-def test_a_person_with_no_mapped_group_gets_no_account(client, staff_sign_in, django_user_model):
-    staff_sign_in.people(nora={"groups": ["marketing"]})
+def test_a_person_with_no_mapped_group_gets_no_account(
+    client, staff_single_sign_on, django_user_model
+):
+    staff_single_sign_on.people(nora={"groups": ["marketing"]})
     accounts = django_user_model.objects.count()
-    assert sign_in_to_admin(client, staff_sign_in, "nora").status_code == 403
+    assert sign_in_to_admin(client, staff_single_sign_on, "nora").status_code == 403
     assert django_user_model.objects.count() == accounts
 
 
-def test_without_the_required_second_factor_there_is_no_access(client, staff_sign_in):
-    staff_sign_in.people(pia={"groups": ["card-ops"]})
-    staff_sign_in.next_login(amr=["pwd"])
-    response = sign_in_to_admin(client, staff_sign_in, "pia")
+def test_without_the_required_second_factor_there_is_no_access(client, staff_single_sign_on):
+    staff_single_sign_on.people(pia={"groups": ["card-ops"]})
+    staff_single_sign_on.next_login(amr=["pwd"])
+    response = sign_in_to_admin(client, staff_single_sign_on, "pia")
     assert response.status_code == 403
     assert "multi-factor" in response.content.decode()
     assert not StaffIdentity.objects.filter(subject="pia").exists()
 
 
 def test_a_directory_name_that_belongs_to_a_local_account_is_not_taken_over(
-    client, staff_sign_in, alice
+    client, staff_single_sign_on, alice
 ):
-    staff_sign_in.people(alice={"groups": ["card-ops"]})
-    assert sign_in_to_admin(client, staff_sign_in, "alice").status_code == 403
+    staff_single_sign_on.people(alice={"groups": ["card-ops"]})
+    assert sign_in_to_admin(client, staff_single_sign_on, "alice").status_code == 403
     alice.user.refresh_from_db()
     assert not alice.user.is_staff
 
 
 def test_with_single_sign_on_on_only_the_break_glass_account_uses_a_password(
-    client, staff_sign_in, django_user_model, settings
+    client, staff_single_sign_on, django_user_model, settings
 ):
     settings.ADMIN_REQUIRE_OTP = False
     for name in ("break-glass", "olga"):

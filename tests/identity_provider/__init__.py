@@ -7,6 +7,8 @@ through OIDC_CA_BUNDLE, as a bank would configure its own.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import os
 import re
@@ -19,6 +21,7 @@ from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwcrypto import jwk
@@ -77,6 +80,7 @@ class IdentityProvider:
 
     issuer: str
     ca_file: Path
+    cert_file: Path
     client_key_file: Path
     signing_jwk: dict[str, Any]
     process: subprocess.Popen
@@ -153,6 +157,15 @@ class IdentityProvider:
             allow_redirects=False,
             timeout=10,
         )
+
+    def spki_pin(self) -> str:
+        """The base64 SHA-256 of the provider's public key: a browser trusts exactly this key
+        (and nothing else it could not verify)."""
+        certificate = x509.load_pem_x509_certificate(self.cert_file.read_bytes())
+        spki = certificate.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return base64.b64encode(hashlib.sha256(spki).digest()).decode()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -245,6 +258,7 @@ def start_provider(directory: Path, portal_url: str) -> IdentityProvider:
     return IdentityProvider(
         issuer=issuer,
         ca_file=ca_file,
+        cert_file=cert_file,
         client_key_file=client_key_file,
         signing_jwk=signing,
         process=process,

@@ -22,7 +22,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 
 @pytest.fixture
-def chromium(django_db_serialized_rollback) -> Iterator[object]:
+def chromium(django_db_serialized_rollback, identity_provider) -> Iterator[object]:
     if not os.path.exists(CHROMIUM):
         message = "needs Chromium (apt-get install chromium); CI installs it"
         if IN_CI:
@@ -36,7 +36,14 @@ def chromium(django_db_serialized_rollback) -> Iterator[object]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-dev-shm-usage",
+                # The test identity provider's own key, pinned: its certificate comes from a CA
+                # of the test run, which the browser does not otherwise know.
+                f"--ignore-certificate-errors-spki-list={identity_provider.spki_pin()}",
+            ],
         )
         yield browser
         browser.close()
@@ -46,8 +53,9 @@ def chromium(django_db_serialized_rollback) -> Iterator[object]:
 
 @pytest.fixture
 def journey(
-    request, django_db_serialized_rollback, chromium, live_server, settings
+    request, django_db_serialized_rollback, chromium, live_server, settings, cardholder_sign_in
 ) -> Iterator[Journey]:
+    # Cardholders sign in through the bank's identity provider (a real OpenID provider).
     # Transactional (the live server is another thread), keeping the data migrations' rows.
     # Links that come back from the sandbox "app" point at this server.
     settings.PUBLIC_BASE_URL = live_server.url

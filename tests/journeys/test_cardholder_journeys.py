@@ -34,12 +34,15 @@ def test_sign_in_see_the_cards_and_sign_out(journey, alice, profile):
     add = page.get_by_role("button", name="Add to Vipps").first
     assert above_the_fold(page, add), "the first Add button is below the fold"
     page.get_by_role("button", name="Sign out").click()
-    arrive(page, r"/accounts/login/")
-    assert page.get_by_role("status").inner_text().strip() == "You are signed out."
+    # The bank's identity provider signs them out too, then sends them back to us.
+    page.get_by_role("button", name="Yes, sign me out").click()
+    arrive(page, r"/accounts/signed-out/")
+    assert page.get_by_role("heading", name="You are signed out").is_visible()
     journey.check(page, "signed out")
-    # The session is gone: the card list asks for a sign-in again.
+    # Both sessions are gone: the card list asks for a sign-in at the bank again.
     page.goto(f"{journey.base_url}/cards/")
-    assert "/accounts/login/" in page.url
+    arrive(page, r"/interaction/")
+    assert page.get_by_label("Login name").is_visible()
 
 
 def test_the_skip_link_and_the_keyboard(journey, alice):
@@ -160,10 +163,18 @@ def test_after_15_idle_minutes_the_session_is_over(journey, alice):
     from django.contrib.sessions.models import Session
     from django.utils import timezone
 
+    from issuer_portal.core.audit import AuditEntry
+
     page = journey.open("iphone")
     sign_in(journey, page, "alice")
+    asked = []
+    page.on("request", lambda request: asked.append(request.url))
     # Fifteen minutes pass without a request: the server-side session has expired.
     Session.objects.update(expire_date=timezone.now() - datetime.timedelta(seconds=1))
     page.reload()
-    arrive(page, r"/accounts/login/\?next=/cards/")
-    journey.check(page, "signed out after idling")
+    # The portal asks the bank's identity provider again; its own session (the bank's policy)
+    # still stands, so the cardholder is back on the same page with a new session.
+    arrive(page, r"/cards/$")
+    assert any("/auth?" in url for url in asked)
+    assert AuditEntry.objects.filter(action="auth.sign_in", outcome="success").count() == 2
+    journey.check(page, "signed in again after idling")

@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from tests.factories import CardFactory, CardholderFactory, UserFactory
-from tests.journeys.harness import PASSWORD, arrive, sign_in
+from tests.journeys.harness import sign_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -85,11 +85,7 @@ def test_the_browsers_language_and_the_switcher(
     journey, alice, bob, charlie, language, username, add
 ):
     page = journey.open("iphone", language=language)
-    page.goto(f"{journey.base_url}/accounts/login/")
-    page.locator("input[name=username]").fill(username)
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("form button[type=submit]").last.click()
-    arrive(page, r"/cards/$")
+    sign_in(journey, page, username)
     assert page.locator("html").get_attribute("lang") == language
     assert page.get_by_role("button", name=add).first.is_visible()
     journey.check(page, f"card list in {language}")

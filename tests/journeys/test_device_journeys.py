@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.journeys.harness import PASSWORD, arrive, sign_in
+from tests.journeys.harness import arrive, sign_in, sign_in_at_the_bank
 from tokens.models import SimulatedToken
 
 pytestmark = [
@@ -59,7 +59,7 @@ def test_i_lost_my_phone_then_found_it(journey, alice, two_phones, profile):
     assert SimulatedToken.objects.get(card=visa, device_name="Old Android").status == "suspended"
 
 
-def test_an_old_sign_in_confirms_the_password_before_removing_a_phone(
+def test_an_old_sign_in_is_confirmed_at_the_bank_before_removing_a_phone(
     journey, alice, two_phones, settings
 ):
     visa, _ = two_phones
@@ -68,11 +68,10 @@ def test_an_old_sign_in_confirms_the_password_before_removing_a_phone(
     sign_in(journey, page, "alice")
     page.goto(f"{journey.base_url}/cards/{visa.public_id}/")
     page.get_by_role("link", name="Remove Old Android").click()
-    arrive(page, r"/accounts/confirm/")
-    journey.check(page, "confirm it is you")
+    # The provider is asked again (max_age) and asks for a new sign-in; then the action goes on.
+    arrive(page, r"/interaction/")
     settings.STEP_UP_MAX_AGE_SECONDS = 300
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Confirm", exact=True).click()
+    sign_in_at_the_bank(page, "alice")
     arrive(page, r"/devices/.*/delete/$")
     page.get_by_label("It was stolen").check()
     journey.check(page, "remove: confirm")

@@ -16,6 +16,7 @@ from playwright.sync_api import expect
 from provisioning.models import AttemptState, Channel, ProvisioningAttempt
 from provisioning.tasks import provision_card
 from tests.factories import UserFactory
+from tests.journeys.harness import sign_in_at_the_bank
 from tests.security.test_staff_access import PASSWORD, _code
 
 pytestmark = [
@@ -52,6 +53,24 @@ def failed_attempt(alice):
     )
 
 
+@pytest.fixture
+def olga_in_the_directory(staff_single_sign_on):
+    """Olga, in the bank's directory group for card operations, with a second factor."""
+    staff_single_sign_on.people(olga={"groups": ["card-ops"]})
+    return staff_single_sign_on
+
+
+def staff_sign_in_through_the_directory(journey):
+    page = journey.open("desktop")
+    page.goto(f"{journey.base_url}/admin/")
+    expect(page).to_have_url(re.compile(r"/admin/login/"))
+    journey.check(page, "admin sign-in with single sign-on")
+    page.get_by_role("link", name="Sign in with your bank staff account").click()
+    sign_in_at_the_bank(page, "olga")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+    return page
+
+
 def staff_sign_in(journey, operations_staff):
     _olga, device = operations_staff
     page = journey.open("desktop")
@@ -74,9 +93,9 @@ def no_sideways_table(page) -> bool:
 
 
 def test_find_an_attempt_retry_it_and_export_the_audit_log(
-    journey, operations_staff, failed_attempt, vipps_sandbox
+    journey, olga_in_the_directory, failed_attempt, vipps_sandbox
 ):
-    page = staff_sign_in(journey, operations_staff)
+    page = staff_sign_in_through_the_directory(journey)
     journey.check(page, "admin home")
     page.get_by_role("link", name="Provisioning attempts").first.click()
     journey.check(page, "attempts list")
