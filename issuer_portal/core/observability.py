@@ -77,8 +77,18 @@ def _looks_like_nin(text: str) -> bool:
     )
 
 
+# Sign-in secrets in URLs (the identity provider's callback, in an access log line): the value of
+# each such query parameter is dropped.
+_SIGN_IN_SECRET = re.compile(
+    r"(?<=[?&;])(code|state|id_token|access_token|refresh_token|logout_token|code_verifier|"
+    r"session_state)=[^&\s\"'#]+"
+)
+
+
 def mask_card_data(text: str) -> str:
-    """Replace Luhn-valid 13-19 digit runs with [PAN] and valid Nordic NINs with [NIN]."""
+    """Replace Luhn-valid 13-19 digit runs with [PAN], valid Nordic NINs with [NIN], and
+    sign-in codes and tokens in query strings with [redacted]."""
+    text = _SIGN_IN_SECRET.sub(lambda match: f"{match.group(1)}=[redacted]", text)
 
     def pan(match: re.Match[str]) -> str:
         digits = _NOT_A_DIGIT.sub("", match.group())

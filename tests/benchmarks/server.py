@@ -82,12 +82,13 @@ def _environment(state: Path, port: int, sandbox_port: int) -> dict[str, str]:
 
 
 _SEED = """
-import json, django; django.setup()
+import json, time, django; django.setup()
 from django.conf import settings
 # Test data that nobody signs in to with a password: a fast hasher keeps the seeding quick.
 settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from issuer_portal.core.step_up import AUTHENTICATED_AT
 from provisioning.sandbox.material import sandbox_material
 from tests.factories import CardFactory, CardholderFactory
 
@@ -100,6 +101,7 @@ def holder_with(cards):
     session[SESSION_KEY] = str(holder.user.pk)
     session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
     session[HASH_SESSION_KEY] = holder.user.get_session_auth_hash()
+    session[AUTHENTICATED_AT] = time.time()  # signed in just now: "Add" needs no step-up
     session.create()
     return {"session": session.session_key, "card": str(made[0].public_id) if made else ""}
 

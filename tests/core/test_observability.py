@@ -32,6 +32,14 @@ from issuer_portal.core.observability import (
         ("SE 19811218-9876 x", "SE [NIN] x"),
         ("SE 811218-9876 x", "SE [NIN] x"),
         ("last4 1111, expiry 2028-12, id 12345", "last4 1111, expiry 2028-12, id 12345"),
+        (
+            '"GET /oidc/callback/?code=Xy-12_a&state=abc&iss=https%3A%2F%2Fidp HTTP/1.1" 302',
+            '"GET /oidc/callback/?code=[redacted]&state=[redacted]&iss=https%3A%2F%2Fidp '
+            'HTTP/1.1" 302',
+        ),
+        ("POST logout_token=eyJ.a.b", "POST logout_token=eyJ.a.b"),
+        ("/x?logout_token=eyJ.a.b&y=1", "/x?logout_token=[redacted]&y=1"),
+        ("the code=1 state=2 of things", "the code=1 state=2 of things"),
     ],
 )
 def test_masking(text, masked):

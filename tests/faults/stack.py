@@ -255,11 +255,15 @@ class Stack:
         from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
         from django.contrib.sessions.backends.db import SessionStore
 
+        from issuer_portal.core.step_up import AUTHENTICATED_AT
+
         user = cardholder.user  # type: ignore[attr-defined]
         session = SessionStore()
         session[SESSION_KEY] = str(user.pk)
         session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        # Signed in just now, as far as step-up goes ("Add" needs a recent sign-in).
+        session[AUTHENTICATED_AT] = time.time()
         session.create()
         browser = Browser(session=session.session_key, card=str(card.public_id))  # type: ignore[attr-defined]
         return self.server.sign_in(browser, self.server.connect()) if open_list else browser
