@@ -307,16 +307,21 @@ def identity_provider(live_server, tmp_path_factory):
     provider.stop()
 
 
+def _trust_the_provider(settings, identity_provider) -> None:
+    """The portal is where the provider's clients are registered, and trusts its CA."""
+    settings.PUBLIC_BASE_URL = identity_provider.portal_url
+    settings.OIDC_CA_BUNDLE = str(identity_provider.ca_file)
+
+
 @pytest.fixture
 def cardholder_sign_in(settings, identity_provider):
     """Cardholders sign in through the identity provider (the portal's client registered)."""
     from tests import identity_provider as idp
 
-    settings.PUBLIC_BASE_URL = identity_provider.portal_url
+    _trust_the_provider(settings, identity_provider)
     settings.OIDC_ISSUER = identity_provider.issuer
     settings.OIDC_CLIENT_ID = idp.CARDHOLDER_CLIENT
     settings.OIDC_CLIENT_SECRET = idp.SECRET
-    settings.OIDC_CA_BUNDLE = str(identity_provider.ca_file)
     settings.OIDC_SCOPES = "openid"
     identity_provider.next_login()
     return identity_provider
@@ -327,13 +332,12 @@ def staff_single_sign_on(settings, identity_provider):
     """Staff sign in to admin through the identity provider, with roles from groups."""
     from tests import identity_provider as idp
 
-    settings.PUBLIC_BASE_URL = identity_provider.portal_url
+    _trust_the_provider(settings, identity_provider)
     settings.STAFF_OIDC_ISSUER = identity_provider.issuer
     settings.STAFF_OIDC_CLIENT_ID = idp.STAFF_CLIENT
     settings.STAFF_OIDC_CLIENT_SECRET = idp.SECRET
     settings.STAFF_OIDC_SCOPES = "openid profile groups"
     settings.STAFF_OIDC_GROUP_ROLES = {"card-ops": "Operations", "card-support": "Support"}
     settings.STAFF_OIDC_REQUIRED_AMR = ["mfa"]
-    settings.OIDC_CA_BUNDLE = str(identity_provider.ca_file)
     identity_provider.next_login(amr=["pwd", "mfa"])
     return identity_provider

@@ -100,6 +100,26 @@ def _flow_for(request: HttpRequest) -> dict[str, Any] | None:
     return flow if isinstance(flow, dict) else None
 
 
+def _callback_answer(
+    request: HttpRequest, config: ClientSettings, *, client: str, template: str, retry_url: str
+) -> tuple[dict[str, Any], dict[str, Any]] | HttpResponse:
+    """The validated claims and where the sign-in was headed, or the page that refuses it."""
+    flow = _flow_for(request)
+    try:
+        claims = claims_from_callback(request, config)
+    except IdentityProviderUnavailable:
+        return _unavailable(request, retry_url=retry_url)
+    except SignInRefused as refused:
+        return _refused(
+            request, client=client, reason=refused.reason, template=template, status=400
+        )
+    if flow is None:
+        return _refused(
+            request, client=client, reason="unknown_flow", template=template, status=400
+        )
+    return claims, flow
+
+
 # Cardholders ------------------------------------------------------------------------------------
 
 
@@ -142,27 +162,16 @@ def cardholder_callback(request: HttpRequest) -> HttpResponse:
     config = cardholder_client_settings()
     if config is None:
         raise Http404
-    flow = _flow_for(request)
-    try:
-        claims = claims_from_callback(request, config)
-    except IdentityProviderUnavailable:
-        return _unavailable(request, retry_url=reverse("login"))
-    except SignInRefused as refused:
-        return _refused(
-            request,
-            client="cardholder",
-            reason=refused.reason,
-            template="registration/sign_in_refused.html",
-            status=400,
-        )
-    if flow is None:
-        return _refused(
-            request,
-            client="cardholder",
-            reason="unknown_flow",
-            template="registration/sign_in_refused.html",
-            status=400,
-        )
+    answer = _callback_answer(
+        request,
+        config,
+        client="cardholder",
+        template="registration/sign_in_refused.html",
+        retry_url=reverse("login"),
+    )
+    if isinstance(answer, HttpResponse):
+        return answer
+    claims, flow = answer
     account = identities.cardholder_account_for_claims(claims)
     authenticated_at = _authenticated_at(claims)
     if flow["step_up"]:
@@ -279,27 +288,16 @@ def staff_callback(request: HttpRequest) -> HttpResponse:
     config = staff_client_settings()
     if config is None:
         raise Http404
-    flow = _flow_for(request)
-    try:
-        claims = claims_from_callback(request, config)
-    except IdentityProviderUnavailable:
-        return _unavailable(request, retry_url=reverse("staff-oidc-start"))
-    except SignInRefused as refused:
-        return _refused(
-            request,
-            client="staff",
-            reason=refused.reason,
-            template="admin/sso_refused.html",
-            status=400,
-        )
-    if flow is None:
-        return _refused(
-            request,
-            client="staff",
-            reason="unknown_flow",
-            template="admin/sso_refused.html",
-            status=400,
-        )
+    answer = _callback_answer(
+        request,
+        config,
+        client="staff",
+        template="admin/sso_refused.html",
+        retry_url=reverse("staff-oidc-start"),
+    )
+    if isinstance(answer, HttpResponse):
+        return answer
+    claims, flow = answer
     try:
         user = identities.staff_account_for_claims(claims, issuer=str(claims.get("iss", "")))
     except identities.StaffAccessRefused as refused:
