@@ -12,25 +12,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, Group
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from issuer_portal.accounts.models import StaffIdentity
-from issuer_portal.cards.models import Cardholder, Country
-from issuer_portal.cards.nin import normalize_nin
+from issuer_portal.cards.models import Cardholder
+from issuer_portal.cards.selectors import nin_lookup_hashes
 
 security_log = logging.getLogger("issuer_portal.security")
-
-
-def _nin_hashes(raw: str) -> list[str]:
-    """The lookup hashes of every country's reading of ``raw`` (the number is never kept)."""
-    hashes = []
-    for country in Country.values:
-        try:
-            hashes.append(Cardholder.nin_lookup_hash(country, normalize_nin(country, raw)))
-        except ValidationError:
-            continue
-    return hashes
 
 
 def cardholder_account_for_claims(claims: dict[str, Any]) -> AbstractBaseUser | None:
@@ -44,7 +32,7 @@ def cardholder_account_for_claims(claims: dict[str, Any]) -> AbstractBaseUser | 
         raw = claims.get(settings.OIDC_NIN_CLAIM)
         if not isinstance(raw, str) or not raw:
             return None
-        hashes = _nin_hashes(raw)
+        hashes = nin_lookup_hashes(raw)
         return users.filter(cardholder__nin_hmac__in=hashes).first() if hashes else None
     username = claims.get(settings.OIDC_USERNAME_CLAIM)
     if not isinstance(username, str | int) or not str(username):

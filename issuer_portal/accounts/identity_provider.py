@@ -12,6 +12,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,15 +150,26 @@ def client_for(config: ClientSettings) -> DjangoOAuth2App:
         return built[1]
 
 
-def provider_metadata(config: ClientSettings) -> dict[str, Any]:
-    """The discovery document; raises IdentityProviderUnavailable."""
+@contextmanager
+def _provider_call(config: ClientSettings, what: str) -> Iterator[None]:
+    """Discovery or keys that cannot be fetched (unreachable, slow, not JSON, incomplete)
+    become IdentityProviderUnavailable, logged by kind only."""
     try:
-        return client_for(config).load_server_metadata()
-    except (requests.RequestException, ValueError) as error:
+        yield
+    except (requests.RequestException, ValueError, RuntimeError) as error:
         security_log.warning(
-            "identity provider %s unreachable: %s", config.name, error.__class__.__name__
+            "identity provider %s: %s unavailable: %s",
+            config.name,
+            what,
+            error.__class__.__name__,
         )
         raise IdentityProviderUnavailable from None
+
+
+def provider_metadata(config: ClientSettings) -> dict[str, Any]:
+    """The discovery document; raises IdentityProviderUnavailable."""
+    with _provider_call(config, "discovery"):
+        return client_for(config).load_server_metadata()
 
 
 def redirect_to_provider(
@@ -166,7 +179,6 @@ def redirect_to_provider(
     redirect_uri: str,
     max_age: int | None = None,
     acr_values: str = "",
-    prompt: str = "",
 ) -> tuple[HttpResponseRedirect, str]:
     """The redirect that starts a sign-in, and its ``state``; raises IdentityProviderUnavailable.
 
@@ -177,18 +189,12 @@ def redirect_to_provider(
         extra["max_age"] = max_age
     if acr_values:
         extra["acr_values"] = acr_values
-    if prompt:
-        extra["prompt"] = prompt
     language = getattr(request, "LANGUAGE_CODE", "")
     if language:
         extra["ui_locales"] = language
-    provider_metadata(config)
     app = client_for(config)
-    try:
+    with _provider_call(config, "discovery"):
         started = app.create_authorization_url(redirect_uri, **extra)
-    except (requests.RequestException, ValueError) as error:
-        security_log.warning("identity provider %s: %s", config.name, error.__class__.__name__)
-        raise IdentityProviderUnavailable from None
     app.save_authorize_data(
         request, redirect_uri=redirect_uri, **{k: v for k, v in started.items() if k != "url"}
     )
@@ -243,10 +249,5 @@ def end_session_url(config: ClientSettings, *, post_logout_redirect_uri: str) ->
 
 def provider_keys(config: ClientSettings, *, refresh: bool = False) -> dict[str, Any]:
     """The provider's JWKS; raises IdentityProviderUnavailable."""
-    try:
+    with _provider_call(config, "keys"):
         return client_for(config).fetch_jwk_set(force=refresh)
-    except (requests.RequestException, ValueError, RuntimeError) as error:
-        security_log.warning(
-            "identity provider %s keys unavailable: %s", config.name, error.__class__.__name__
-        )
-        raise IdentityProviderUnavailable from None

@@ -219,7 +219,7 @@ def cardholder_callback(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(flow["next"])
 
 
-def end_session_redirect(request: HttpRequest) -> str | None:
+def end_session_redirect() -> str | None:
     """Where a cardholder signed in through the provider goes after signing out here."""
     config = cardholder_client_settings()
     if config is None:

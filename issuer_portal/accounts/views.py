@@ -44,7 +44,7 @@ class SignOutView(LogoutView):
         was_signed_in = request.user.is_authenticated
         by_provider = request.session.get(SIGNED_IN_BY) == provider_views.BY_CARDHOLDER_PROVIDER
         response = super().post(request, *args, **kwargs)
-        if by_provider and (end_session := provider_views.end_session_redirect(request)):
+        if by_provider and (end_session := provider_views.end_session_redirect()):
             # The provider's session ends too, or the next visit would sign them straight in.
             return HttpResponseRedirect(end_session)
         if cardholder_client_settings() is not None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.core.exceptions import ValidationError
 
-from issuer_portal.cards.models import Card, Cardholder
+from issuer_portal.cards.models import Card, Cardholder, Country
+from issuer_portal.cards.nin import normalize_nin
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 
 
@@ -38,3 +40,15 @@ def card_for_cardholder(cardholder: Cardholder | None, public_id: uuid.UUID) -> 
         raise DomainError(ErrorCode.NOT_FOUND, "Not found.")
     card.cardholder = cardholder
     return card
+
+
+def nin_lookup_hashes(raw: str) -> list[str]:
+    """The lookup hashes of every country's valid reading of ``raw`` (a national identity
+    number from a source that does not say its country); the number itself is never kept."""
+    hashes = []
+    for country in Country.values:
+        try:
+            hashes.append(Cardholder.nin_lookup_hash(country, normalize_nin(country, raw)))
+        except ValidationError:
+            continue
+    return hashes
