@@ -57,27 +57,40 @@ _broker_lock = threading.Lock()
 _broker_connections: dict[str, Any] = {}
 
 
-def check_broker() -> str:
-    """The broker answers, over one kept connection per broker URL (reconnected when lost)."""
-    if not settings.REDIS_URL:
-        return NOT_CONFIGURED
+def broker_transport() -> str:
+    """The broker in use, by its transport only (redis, amqp, memory): never its address."""
+    return str(celery_app.conf.broker_url).split("://", 1)[0].split("+", 1)[0]
 
+
+def check_broker() -> str:
+    """The broker answers, over one kept connection per broker URL. A kept connection that died
+    since the last round (a broker restart) is replaced once before the broker counts as down."""
+    if broker_transport() == "memory":
+        return NOT_CONFIGURED
     url = celery_app.conf.broker_url
     with _broker_lock:
-        conn = _broker_connections.get(url)
-        if conn is None:
-            conn = _broker_connections[url] = celery_app.connection_for_write()
-        try:
-            conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
-            client = getattr(conn.default_channel, "client", None)
-            if client is not None and hasattr(client, "ping"):
-                client.ping()  # Redis: a kept connection may have died since the last round
-        except Exception:
-            logger.exception("readiness: broker failing")
-            _broker_connections.pop(url, None)
-            conn.collect()
-            return FAILING
-    return OK
+        for fresh in (False, True):
+            conn = None if fresh else _broker_connections.get(url)
+            if conn is None:
+                conn = _broker_connections[url] = celery_app.connection_for_write()
+            try:
+                _round_trip(conn)
+                return OK
+            except Exception:
+                _broker_connections.pop(url, None)
+                conn.collect()
+                if fresh:
+                    logger.exception("readiness: broker failing")
+    return FAILING
+
+
+def _round_trip(conn: Any) -> None:
+    conn.ensure_connection(max_retries=1, interval_start=0, timeout=2)
+    client = getattr(conn.default_channel, "client", None)
+    if client is not None and hasattr(client, "ping"):
+        client.ping()  # Redis
+    else:
+        conn.channel().close()  # AMQP: opening a channel is a round trip to the broker
 
 
 def check_stand_ins() -> str:

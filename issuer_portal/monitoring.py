@@ -26,7 +26,12 @@ def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: every dependency answers (cached for a few seconds per process)."""
     ready, checks = health.readiness_report()
     return JsonResponse(
-        {"status": "ok" if ready else "failing", "checks": checks},
+        {
+            "status": "ok" if ready else "failing",
+            "checks": checks,
+            # Which broker the checks reached (redis, amqp), never where: this answer is public.
+            "broker_transport": health.broker_transport(),
+        },
         status=200 if ready else 503,
     )
 

@@ -233,8 +233,13 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL: str = REDIS_URL or "memory://"
-CELERY_TASK_ALWAYS_EAGER: bool = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
+# Celery's broker: the same Redis by default; RabbitMQ (amqp://user:password@host:5672/vhost) is
+# what Celery recommends for production: a message stays with the broker until a worker acks it,
+# with no visibility timeout to outlive. The cache stays on Redis either way.
+CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
+CELERY_TASK_ALWAYS_EAGER: bool = env.bool(
+    "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://"
+)
 # Off: with it on, an eager task's retry() raises instead of retrying as a worker would.
 CELERY_TASK_EAGER_PROPAGATES = False
 CELERY_TASK_SERIALIZER = "json"
@@ -243,8 +248,10 @@ CELERY_RESULT_SERIALIZER = "json"
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers unacknowledged tasks after this long; it must exceed every countdown and
-# task time limit, and Celery reads it from both places.
+# Redis (as the broker) redelivers unacknowledged tasks after this long; it must exceed every
+# countdown and task time limit, and Celery reads it from both places. RabbitMQ ignores it: there
+# an unacknowledged task goes back to the queue when its worker's connection closes, and the
+# server's consumer_timeout (30 minutes by default) must exceed every countdown instead.
 CELERY_VISIBILITY_TIMEOUT: int = env.int("CELERY_VISIBILITY_TIMEOUT", default=3600)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}

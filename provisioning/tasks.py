@@ -12,6 +12,7 @@ import time
 from celery import shared_task
 from django.conf import settings
 
+from issuer_portal.core.leases import job_lease
 from provisioning import services
 from provisioning.models import AttemptState, ProvisioningAttempt
 from tokens.tasks import REFRESH_TIME_LIMIT
@@ -104,8 +105,16 @@ def _kwargs(attempt_id: int, *, slot_at: float | None = None) -> dict[str, objec
     ignore_result=True,
 )
 def sweep_provisioning_attempts() -> dict[str, int]:
-    """Periodic: no attempt stays pending forever (also when the broker was down at the click)."""
-    counts = services.sweep_attempts()
+    """Periodic: no attempt stays pending forever (also when the broker was down at the click).
+    One sweep at a time across every beat and worker (a second beat during a deploy)."""
+    with job_lease(
+        "sweep-provisioning-attempts",
+        at_most_every=settings.PROVISIONING_SWEEP_SECONDS / 2,
+        longest_run=SWEEP_TIME_LIMIT,
+    ) as mine:
+        if not mine:
+            return {}
+        counts = services.sweep_attempts()
     if any(counts.values()):
         logger.info("provisioning sweep: %s", counts)
     return counts

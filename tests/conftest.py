@@ -35,6 +35,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             if os.environ.get("REDIS_URL")
             else "REDIS_URL not set: tests marked 'redis' are SKIPPED (CI runs them)"
         ),
+        "rabbitmq: "
+        + (
+            "RABBITMQ_URL is set: the worker tests on RabbitMQ run against it"
+            if os.environ.get("RABBITMQ_URL")
+            else "RABBITMQ_URL not set: tests marked 'rabbitmq' are SKIPPED (CI runs them)"
+        ),
     ]
     return lines
 
@@ -89,6 +95,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     needs = []
     if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
         needs.append("Redis: set REDIS_URL")
+    if item.get_closest_marker("rabbitmq") and not os.environ.get("RABBITMQ_URL"):
+        needs.append("RabbitMQ: set RABBITMQ_URL")
     if item.get_closest_marker("postgres") and not os.environ.get("DATABASE_URL", "").startswith(
         "postgres"
     ):

@@ -9,6 +9,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from issuer_portal.cards.models import Card
+from issuer_portal.core.leases import job_lease
 from tokens import card_events, lifecycle
 from tokens.models import TokenChange
 from tokens.services import iter_refreshed_wallet_states
@@ -26,9 +27,17 @@ REFRESH_TIME_LIMIT = 3300
     ignore_result=True,
 )
 def refresh_all_token_statuses() -> int:
-    """Refresh every card's status in rate-limited batches; returns how many were refreshed."""
-    cards = Card.objects.select_related("cardholder").order_by("pk").iterator(chunk_size=500)
-    return sum(1 for _ in iter_refreshed_wallet_states(cards=cards))
+    """Refresh every card's status in rate-limited batches; returns how many were refreshed
+    (0 when another run holds the job: one refresh at a time across every beat and worker)."""
+    with job_lease(
+        "refresh-token-statuses",
+        at_most_every=settings.TOKEN_REFRESH_INTERVAL_MINUTES * 30.0,
+        longest_run=REFRESH_TIME_LIMIT,
+    ) as mine:
+        if not mine:
+            return 0
+        cards = Card.objects.select_related("cardholder").order_by("pk").iterator(chunk_size=500)
+        return sum(1 for _ in iter_refreshed_wallet_states(cards=cards))
 
 
 @shared_task(
@@ -53,13 +62,22 @@ def apply_token_change(self: Task, change_id: int) -> str:
 @shared_task(name="tokens.tasks.sweep_token_changes", ignore_result=True, time_limit=300)
 def sweep_token_changes() -> int:
     """Queue token changes whose task was lost (the broker was down, a worker died)."""
-    return lifecycle.sweep_token_changes()
+    with job_lease(
+        "sweep-token-changes",
+        at_most_every=settings.PROVISIONING_SWEEP_SECONDS / 2,
+        longest_run=300,
+    ) as mine:
+        return lifecycle.sweep_token_changes() if mine else 0
 
 
 @shared_task(name="tokens.tasks.reconcile_card_tokens", ignore_result=True, time_limit=3300)
 def reconcile_card_tokens() -> dict:
-    """Daily: fix active tokens on blocked cards and live tokens on closed ones."""
-    report = card_events.reconcile_card_tokens()
+    """Daily: fix active tokens on blocked cards and live tokens on closed ones. Once a day
+    however many beats send it: a second run within 12 hours is skipped."""
+    with job_lease("reconcile-card-tokens", at_most_every=12 * 3600, longest_run=3300) as mine:
+        if not mine:
+            return {"skipped": True}
+        report = card_events.reconcile_card_tokens()
     if report["cards_fixed"]:
         logger.warning(
             "reconciliation fixed %d card(s): %d suspension(s), %d deletion(s)",

@@ -1,4 +1,4 @@
-"""The security audit log: the one table shared infrastructure owns."""
+"""What shared infrastructure owns: the security audit log, and the leases of periodic jobs."""
 
 from __future__ import annotations
 
@@ -71,3 +71,23 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise PermissionError("The audit log is append-only.")
+
+
+class JobLease(models.Model):
+    """Who runs a periodic job now, and when it last started (issuer_portal.core.leases).
+
+    A row in the database, not a lock in Redis or in a process: two beat schedulers overlapping
+    during a deploy, or any number of workers, agree through the one store every replica shares,
+    and it works behind PgBouncer in transaction mode (no session-level advisory locks).
+    """
+
+    name = models.CharField(max_length=100, primary_key=True)
+    holder = models.CharField(max_length=64, blank=True)
+    held_until = models.DateTimeField()
+    last_started_at = models.DateTimeField(null=True)
+
+    class Meta:
+        verbose_name = _("job lease")
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,6 +7,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.db import connection, connections
@@ -267,3 +268,47 @@ def test_twelve_cardholders_pressing_at_once_each_get_one_attempt_and_one_call(
         assert attempt.calls.count() == 1
     assert len(vipps_sandbox.seen) == 12
     assert len({s.request_id for s in vipps_sandbox.seen}) == 12
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.postgres
+def test_retries_through_a_real_worker_on_rabbitmq(vipps_sandbox, settings, transactional_db):
+    """CELERY_BROKER_URL on RabbitMQ: the worker takes the task from it, its two retries (with
+    countdowns, acks late) go back through it, and the attempt gets its link with three calls."""
+    rabbitmq = os.environ["RABBITMQ_URL"]
+    card = CardFactory()
+    attempt = ProvisioningAttempt.objects.create(card=card, cardholder=card.cardholder)
+    vipps_sandbox.faults.extend(["503", "503"])
+    queue, worker = _start_worker(
+        vipps_sandbox, settings, CELERY_BROKER_URL=rabbitmq, PROVISIONING_RETRY_BASE_SECONDS="0.2"
+    )
+    from issuer_portal import health
+    from issuer_portal.celery import app
+    from provisioning.tasks import provision_card
+
+    previous_broker = app.conf.broker_url
+    app.conf.broker_url = rabbitmq
+    try:
+        assert health.check_broker() == "ok" and health.broker_transport() == "amqp"
+        # An explicit producer: the app's own pool must stay on the suite's broker.
+        with (
+            app.connection_for_write(rabbitmq) as connection_to_rabbitmq,
+            connection_to_rabbitmq.Producer() as producer,
+        ):
+            provision_card.apply_async(args=[attempt.pk], queue=queue, producer=producer)
+            deadline = time.monotonic() + 40
+            while time.monotonic() < deadline:
+                attempt.refresh_from_db()
+                if attempt.state != "requested":
+                    break
+                time.sleep(0.2)
+            connection_to_rabbitmq.default_channel.queue_delete(queue)
+    finally:
+        app.conf.broker_url = previous_broker
+        worker.terminate()
+        output = worker.communicate(timeout=30)[0]
+    broker = urlsplit(rabbitmq)
+    assert f"amqp://{broker.username}:**@{broker.hostname}:{broker.port or 5672}" in output, output
+    assert attempt.state == "link_ready", output
+    assert [s.status for s in vipps_sandbox.seen] == [503, 503, 200]
+    assert attempt.calls.count() == 3

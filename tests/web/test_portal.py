@@ -251,7 +251,23 @@ def test_readyz_is_503_when_a_component_fails(client, settings):
             "vipps_client": "ok",
             "stand_ins": "simulated",
         },
+        "broker_transport": "redis",
     }
+
+
+def test_readyz_names_an_amqp_broker_by_transport_only(client):
+    from issuer_portal.celery import app
+
+    previous = app.conf.broker_url
+    app.conf.broker_url = "amqp://portal:s3cret@127.0.0.1:1/bank"  # nothing listens on port 1
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.broker_url = previous
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["broker"] == "failing" and body["broker_transport"] == "amqp"
+    assert "s3cret" not in response.content.decode() and "bank" not in response.content.decode()
 
 
 def test_wallet_status_is_translated(client, alice, bob):
