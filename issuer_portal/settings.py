@@ -211,6 +211,13 @@ else:
     # empty round trip), so after a failover or pg_terminate_backend dead connections are
     # dropped there instead of failing the requests that would have drawn them.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction mode a cursor cannot outlive its transaction: on, querysets'
+    # iterator() reads client-side (the long iterations use keyset pages, core.db.in_pk_chunks).
+    # Django's default client-side parameter binding prepares no statements, which PgBouncer
+    # in transaction mode would not keep either.
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Redis: one URL switches both the cache and Celery's broker.

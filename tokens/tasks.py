@@ -9,6 +9,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from issuer_portal.cards.models import Card
+from issuer_portal.core.db import in_pk_chunks
 from issuer_portal.core.leases import job_lease
 from tokens import card_events, lifecycle
 from tokens.models import TokenChange
@@ -36,7 +37,7 @@ def refresh_all_token_statuses() -> int:
     ) as mine:
         if not mine:
             return 0
-        cards = Card.objects.select_related("cardholder").order_by("pk").iterator(chunk_size=500)
+        cards = in_pk_chunks(Card.objects.select_related("cardholder"), 500)
         return sum(1 for _ in iter_refreshed_wallet_states(cards=cards))
 
 

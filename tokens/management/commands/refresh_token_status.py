@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from issuer_portal.cards.models import Card
+from issuer_portal.core.db import in_pk_chunks
 from tokens.services import iter_refreshed_wallet_states
 from tokens.status import CardWalletState
 
@@ -46,7 +47,7 @@ class Command(BaseCommand):
                 raise CommandError("no card with id " + ", ".join(unknown))
         total = queryset.count()
         states = iter_refreshed_wallet_states(
-            cards=queryset.iterator(chunk_size=500),
+            cards=in_pk_chunks(queryset, 500),
             batch_size=options["batch_size"],
             per_second=options["per_second"],
         )
