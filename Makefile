@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_ENV := DJANGO_DEBUG=1
 
-.PHONY: demo test test-faults lint install translations migrate bench bench-compare clean image-test
+.PHONY: demo test test-faults scale-test lint install translations migrate bench bench-compare clean image-test
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,13 +43,20 @@ node_modules/.installed: package.json package-lock.json
 ## services), or COVERAGE_FLOOR (CI sets the figure the whole suite reaches).
 test: lint translations $(if $(shell command -v npm),node_modules/.installed)
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered \
+	$(PY) -m pytest -n 2 --dist loadfile --cov --cov-report=term:skip-covered --ignore=tests/scale \
 		$(if $(COVERAGE_FLOOR),--cov-fail-under=$(COVERAGE_FLOOR))
 
 ## test-faults: only the fault suite (tests/faults): real gunicorn, HAProxy, Celery worker and
 ## beat, a Redis of its own, PostgreSQL (DATABASE_URL); each fault injected, figures printed
 test-faults: install translations
 	$(PY) -m pytest tests/faults -m faults -n 2 --dist loadfile
+
+## scale-test: the portal scaled out (tests/scale): three gunicorn replicas behind HAProxy (TLS,
+## health checks), workers and beat on RabbitMQ (RABBITMQ_URL), PostgreSQL (DATABASE_URL), a Redis
+## of its own; sessions, CSRF, one Vipps call, the shared limit, a rolling restart, two beats,
+## workers scaled 1 -> 3. Prints its figures (var/scale/). CI runs it after make test.
+scale-test: install translations
+	$(PY) -m pytest tests/scale -m scale -p no:xdist -q
 
 ## bench: performance benchmarks (not part of make test): in-process ones, then the server
 ## benchmark (gunicorn over TLS, PostgreSQL, Redis, wrk) written to var/bench/<commit>.json

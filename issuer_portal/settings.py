@@ -244,6 +244,9 @@ else:
 # what Celery recommends for production: a message stays with the broker until a worker acks it,
 # with no visibility timeout to outlive. The cache stays on Redis either way.
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
+# The queue every task goes to and every worker takes from: a RabbitMQ or Redis shared with
+# other systems (or another portal) keeps this one's tasks apart by its name.
+CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_ALWAYS_EAGER: bool = env.bool(
     "CELERY_TASK_ALWAYS_EAGER", default=CELERY_BROKER_URL == "memory://"
 )

@@ -49,18 +49,22 @@ def pytest_configure(config: pytest.Config) -> None:
     _keep_migrated_rows_after_transactional_tests()
     if not hasattr(config, "workerinput"):  # once per run, not per parallel worker
         shutil.rmtree(FAULT_FIGURES, ignore_errors=True)
+        shutil.rmtree(SCALE_FIGURES, ignore_errors=True)
 
 
 FAULT_FIGURES = Path(__file__).resolve().parents[1] / "var" / "faults"
+SCALE_FIGURES = Path(__file__).resolve().parents[1] / "var" / "scale"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The fault suite's figures (tests/faults), one line per scenario."""
-    figures = sorted(FAULT_FIGURES.glob("*.json")) if FAULT_FIGURES.is_dir() else []
-    if figures:
-        terminalreporter.section("fault suite figures")
-        for path in figures:
-            terminalreporter.write_line(f"{path.stem}: {path.read_text()}")
+    """The figures of the fault suite (tests/faults) and the scale-out test (tests/scale), one
+    line per scenario."""
+    for title, folder in (("fault suite", FAULT_FIGURES), ("scale-out", SCALE_FIGURES)):
+        figures = sorted(folder.glob("*.json")) if folder.is_dir() else []
+        if figures:
+            terminalreporter.section(f"{title} figures")
+            for path in figures:
+                terminalreporter.write_line(f"{path.stem}: {path.read_text()}")
 
 
 def _keep_migrated_rows_after_transactional_tests() -> None:
@@ -101,6 +105,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         "postgres"
     ):
         needs.append("PostgreSQL: set DATABASE_URL")
+    if item.get_closest_marker("scale"):
+        needs += [
+            f"{program} (apt-get install {program})"
+            for program in ("redis-server", "haproxy")
+            if not shutil.which(program)
+        ]
     if item.get_closest_marker("faults"):
         if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
             needs.append("PostgreSQL: set DATABASE_URL")
@@ -258,7 +268,10 @@ def assert_no_card_data_in_cache(secrets: list[str]) -> None:
     """Every key and value of the configured cache (Redis when REDIS_URL is set)."""
     if settings.REDIS_URL:
         # The cache's database and the broker's: every key, every value.
-        for url in {settings.CACHES["default"]["LOCATION"], settings.CELERY_BROKER_URL}:
+        broker = settings.CELERY_BROKER_URL
+        for url in {settings.CACHES["default"]["LOCATION"]} | (
+            {broker} if "redis" in broker else set()
+        ):
             raw = redis.Redis.from_url(url)
             for key in raw.scan_iter(count=1000):
                 value = raw.dump(key) or b""
