@@ -108,7 +108,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     if item.get_closest_marker("scale"):
         needs += [
             f"{program} (apt-get install {program})"
-            for program in ("redis-server", "haproxy")
+            for program in ("redis-server", "haproxy", "pgbouncer")
             if not shutil.which(program)
         ]
     if item.get_closest_marker("faults"):

@@ -286,8 +286,9 @@ def test_retries_through_a_real_worker_on_rabbitmq(vipps_sandbox, settings, tran
     from issuer_portal.celery import app
     from provisioning.tasks import provision_card
 
-    previous_broker = app.conf.broker_url
+    previous_broker, previous_eager = app.conf.broker_url, app.conf.task_always_eager
     app.conf.broker_url = rabbitmq
+    app.conf.task_always_eager = False  # to the worker, not run here
     try:
         assert health.check_broker() == "ok" and health.broker_transport() == "amqp"
         # An explicit producer: the app's own pool must stay on the suite's broker.
@@ -304,7 +305,7 @@ def test_retries_through_a_real_worker_on_rabbitmq(vipps_sandbox, settings, tran
                 time.sleep(0.2)
             connection_to_rabbitmq.default_channel.queue_delete(queue)
     finally:
-        app.conf.broker_url = previous_broker
+        app.conf.broker_url, app.conf.task_always_eager = previous_broker, previous_eager
         worker.terminate()
         output = worker.communicate(timeout=30)[0]
     broker = urlsplit(rabbitmq)

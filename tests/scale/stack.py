@@ -317,3 +317,42 @@ class SteadyLoad:
     def failures(self) -> list[tuple[str, int, float]]:
         """Answers that are not a card list (200) or a press sent on (302/303 with a Location)."""
         return [r for r in self.results if r[1] not in (200, 302, 303)]
+
+
+def start_pgbouncer(
+    folder: Path, port: int, database_host: str, database_port: int
+) -> subprocess.Popen:
+    """PgBouncer in transaction mode on 127.0.0.1:``port`` before the test's PostgreSQL (trust
+    auth, as on the test machines). It will not run as root: as root, it runs as ``nobody``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    folder.chmod(0o755)
+    config = folder / "pgbouncer.ini"
+    config.write_text(
+        "[databases]\n"
+        f"* = host={database_host} port={database_port} user=postgres\n"
+        "[pgbouncer]\n"
+        "listen_addr = 127.0.0.1\n"
+        f"listen_port = {port}\n"
+        "unix_socket_dir =\n"
+        "auth_type = any\n"
+        "pool_mode = transaction\n"
+        "default_pool_size = 10\n"
+        "max_client_conn = 1000\n"
+        "ignore_startup_parameters = extra_float_digits,options\n"
+    )
+    config.chmod(0o644)
+    as_user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    log = (folder / "pgbouncer.log").open("a")
+    process = subprocess.Popen(
+        ["pgbouncer", *as_user, str(config)], stdout=log, stderr=subprocess.STDOUT
+    )
+    wait_until(lambda: _listening(port), 10, "PgBouncer listens")
+    return process
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        return True
+    except OSError:
+        return False
