@@ -47,7 +47,9 @@ def test_three_replicas_behind_the_proxy_behave_as_one_portal(make_scale_stack, 
     stack = make_scale_stack(replicas=3, PROVISIONING_RATE_LIMIT="3")
     stack.start_redis()
     stack.start_web()
-    stack.start_worker()
+    stack.start_worker("worker1")
+    stack.start_worker("worker2")
+    stack.start_beat()
 
     # A session made on one replica, its CSRF token from a second, the press on a third.
     (holder, card), *_ = cardholders_with_a_card(1)
