@@ -153,7 +153,7 @@ class Stack:
             ],
             stdout=subprocess.DEVNULL,
         )
-        wait_until(lambda: _accepts(self.redis_port), 10, "Redis starts")
+        wait_until(lambda: accepts_connections(self.redis_port), 10, "Redis starts")
 
     def kill_redis(self) -> None:
         assert self.redis is not None
@@ -201,10 +201,9 @@ class Stack:
             name, celery_worker_command("celery", pool="threads", concurrency=8, loglevel="INFO")
         )
 
-    def start_beat(self) -> None:
-        schedule = self.tmp / "beat-schedule"
+    def start_beat(self, name: str = "beat", loglevel: str = "WARNING") -> None:
         self._spawn(
-            "beat",
+            name,
             [
                 sys.executable,
                 "-m",
@@ -213,8 +212,8 @@ class Stack:
                 "issuer_portal",
                 "beat",
                 "-s",
-                str(schedule),
-                "--loglevel=WARNING",
+                str(self.tmp / f"{name}-schedule"),
+                f"--loglevel={loglevel}",
             ],
         )
 
@@ -291,7 +290,8 @@ class Stack:
         return status, location, (time.perf_counter() - started) * 1000
 
 
-def _accepts(port: int) -> bool:
+def accepts_connections(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port``."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
         return True

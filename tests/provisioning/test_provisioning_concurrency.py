@@ -54,6 +54,16 @@ def _start_worker(vipps_sandbox, settings, **extra: str) -> tuple[str, subproces
     return queue, worker
 
 
+def _wait_while_requested(attempt: ProvisioningAttempt, seconds: float = 40) -> None:
+    """Until a worker has moved the attempt on (or ``seconds`` have passed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        attempt.refresh_from_db()
+        if attempt.state != "requested":
+            return
+        time.sleep(0.2)
+
+
 def _in_parallel(count: int, work) -> list:
     results: list = [None] * count
     barrier = threading.Barrier(count)
@@ -119,12 +129,7 @@ def test_503_twice_then_200_through_a_real_worker_on_redis(
         response = client.post(f"/cards/{card.public_id}/provision/", HTTP_USER_AGENT="iPhone")
         attempt = ProvisioningAttempt.objects.get()
         assert response.status_code == 302  # first call failed: to the pending page
-        deadline = time.monotonic() + 40
-        while time.monotonic() < deadline:
-            attempt.refresh_from_db()
-            if attempt.state != "requested":
-                break
-            time.sleep(0.2)
+        _wait_while_requested(attempt)
     finally:
         app.conf.task_always_eager = previous_eager
         app.conf.task_default_queue = previous_route
@@ -297,12 +302,7 @@ def test_retries_through_a_real_worker_on_rabbitmq(vipps_sandbox, settings, tran
             connection_to_rabbitmq.Producer() as producer,
         ):
             provision_card.apply_async(args=[attempt.pk], queue=queue, producer=producer)
-            deadline = time.monotonic() + 40
-            while time.monotonic() < deadline:
-                attempt.refresh_from_db()
-                if attempt.state != "requested":
-                    break
-                time.sleep(0.2)
+            _wait_while_requested(attempt)
             connection_to_rabbitmq.default_channel.queue_delete(queue)
     finally:
         app.conf.broker_url, app.conf.task_always_eager = previous_broker, previous_eager

@@ -15,13 +15,12 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
 
 from tests.benchmarks.load import PHONE, Browser
-from tests.faults.stack import Stack, wait_until
+from tests.faults.stack import Stack, accepts_connections, wait_until
 from tests.processes import BASE_DIR, celery_worker_command, free_port, gunicorn_command
 
 SHIPPED_PROXY = BASE_DIR / "deploy" / "haproxy" / "haproxy.cfg"
@@ -224,22 +223,6 @@ class ScaleStack(Stack):
             for args in argument_lists:
                 app.send_task(task_name, args=args, queue=self.queue, producer=producer)
 
-    def start_beat(self, name: str = "beat") -> None:
-        self._spawn(
-            name,
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "issuer_portal",
-                "beat",
-                "-s",
-                str(self.tmp / f"{name}-schedule"),
-                "--loglevel=INFO",
-            ],
-        )
-
     def delete_queue(self) -> None:
         from kombu import Connection
 
@@ -346,13 +329,5 @@ def start_pgbouncer(
     process = subprocess.Popen(
         ["pgbouncer", *as_user, str(config)], stdout=log, stderr=subprocess.STDOUT
     )
-    wait_until(lambda: _listening(port), 10, "PgBouncer listens")
+    wait_until(lambda: accepts_connections(port), 10, "PgBouncer listens")
     return process
-
-
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-        return True
-    except OSError:
-        return False

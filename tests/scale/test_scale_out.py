@@ -151,8 +151,8 @@ def test_two_overlapping_beats_requeue_each_lost_attempt_once(make_scale_stack, 
     ]
     ProvisioningAttempt.objects.filter(pk__in=[a.pk for a in lost]).update(created_at=long_ago)
     # Two schedulers started together, as the old and the new one overlap during a deploy.
-    stack.start_beat("beat1")
-    stack.start_beat("beat2")
+    stack.start_beat("beat1", loglevel="INFO")  # its log shows every job it sends
+    stack.start_beat("beat2", loglevel="INFO")
     took = wait_until(
         lambda: (
             ProvisioningAttempt.objects.filter(
