@@ -69,18 +69,19 @@ def check_broker() -> str:
         return NOT_CONFIGURED
     url = celery_app.conf.broker_url
     with _broker_lock:
-        for fresh in (False, True):
-            conn = None if fresh else _broker_connections.get(url)
+        kept = _broker_connections.pop(url, None)
+        for conn in (kept, None) if kept is not None else (None,):
             if conn is None:
-                conn = _broker_connections[url] = celery_app.connection_for_write()
+                conn = celery_app.connection_for_write()
             try:
                 _round_trip(conn)
-                return OK
             except Exception:
-                _broker_connections.pop(url, None)
                 conn.collect()
-                if fresh:
+                if conn is not kept:
                     logger.exception("readiness: broker failing")
+                continue
+            _broker_connections[url] = conn
+            return OK
     return FAILING
 
 

@@ -184,6 +184,8 @@ def test_database_connections_stay_within_postgresqls_default_budget():
     assert web + workers + 2 <= 97
     worker = _by_kind("Deployment")["portal-worker"]["spec"]["template"]["spec"]["containers"][0]
     assert "--pool=threads" in worker["command"]  # one process: one pool per pod
+    assert "--concurrency=$(WORKER_CONCURRENCY)" in worker["command"]
+    assert "WORKER_CONCURRENCY" in {item["name"] for item in worker["env"]}
 
 
 def test_egress_is_denied_except_to_the_portals_dependencies():

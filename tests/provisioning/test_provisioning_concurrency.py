@@ -296,6 +296,11 @@ def test_retries_through_a_real_worker_on_rabbitmq(vipps_sandbox, settings, tran
     app.conf.task_always_eager = False  # to the worker, not run here
     try:
         assert health.check_broker() == "ok" and health.broker_transport() == "amqp"
+        # The kept connection dies (a broker restart): the next round replaces it, still ok.
+        dead = health._broker_connections[rabbitmq]
+        dead.connection.sock.close()
+        assert health.check_broker() == "ok"
+        assert health._broker_connections[rabbitmq] is not dead
         # An explicit producer: the app's own pool must stay on the suite's broker.
         with (
             app.connection_for_write(rabbitmq) as connection_to_rabbitmq,
