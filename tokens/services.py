@@ -114,7 +114,9 @@ def status_cache_key(card: Card) -> str:
 @dataclass
 class _Breaker:
     """Consecutive transient failures of one token service in this process, and until when
-    the service is left alone."""
+    the service is left alone. Per process by design: each process finds out for itself, after
+    TOKEN_SERVICE_BREAKER_FAILURES calls of its own, and a shared breaker would let one replica's
+    network trouble blank every replica's card lists."""
 
     failures: int = 0
     open_until: float = 0.0

@@ -2,7 +2,10 @@
 
 urllib3 with an SSLContext we build ourselves: TLS 1.2 or newer, certificate verification always
 on (against the pinned CA bundle when one is configured), an optional client certificate for
-mutual TLS, connect and read timeouts, pooled keep-alive connections per process. requests' habit
+mutual TLS, connect and read timeouts, pooled keep-alive connections per process (per process by
+design: a TLS connection cannot be handed between processes or replicas; each process keeps up
+to OUTBOUND_POOL_SIZE per upstream host, and the Vipps rate limit is counted in Redis, across
+every process). requests' habit
 of letting REQUESTS_CA_BUNDLE from the environment override ``verify`` cannot happen here.
 
 Low-level failures become one typed error, OutboundError, with ``permanent`` telling callers
