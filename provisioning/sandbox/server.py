@@ -285,8 +285,13 @@ class VippsSandbox:
 
 @lru_cache(maxsize=4)
 def _private_key(path: str) -> jwk.JWK:
-    # Loaded once per process: a 4096-bit key takes a noticeable moment to load.
-    return jwk.JWK.from_pem(Path(path).read_bytes())
+    # Loaded once per process: a 4096-bit key takes a noticeable moment to load. jwcrypto builds
+    # (and validates) the RSA key object on first use, without a lock: a crowd arriving at a cold
+    # sandbox built it once per request, about 2.5 s of CPU for 40, so the first crowd met a
+    # Vipps far slower than the 300 ms it stands for. Built here, once, before anyone calls.
+    key = jwk.JWK.from_pem(Path(path).read_bytes())
+    key.get_op_key("unwrapKey")
+    return key
 
 
 def _error(

@@ -152,3 +152,13 @@ def test_mutual_tls_failures_fail_cleanly(vipps_sandbox, card, settings, tmp_pat
     settings.VIPPS_CA_BUNDLE = str(make_ca("Pinned, unrelated CA").write(tmp_path, "pinned")[0])
     error = attempt()
     assert error.code == "TLS" and error.permanent and error.configuration
+
+
+def test_the_sandbox_builds_its_rsa_key_before_the_first_request(vipps_sandbox):
+    """jwcrypto builds the private key object on first use, without a lock: a crowd at a cold
+    sandbox built it once per request (seconds of CPU), and the first crowd then met a Vipps
+    much slower than the one the sandbox stands for. It is built when the key is loaded."""
+    from provisioning.sandbox.server import _private_key
+
+    fresh = _private_key.__wrapped__(str(vipps_sandbox.material.jwe_private_key))  # uncached
+    assert fresh._cache_pri_k is not None  # built as it is loaded, before any request
