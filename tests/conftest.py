@@ -95,6 +95,12 @@ def _keep_migrated_rows_after_transactional_tests() -> None:
     TransactionTestCase._fixture_teardown = _fixture_teardown
 
 
+_PROGRAMS_STARTED_BY = {
+    "faults": ("redis-server", "haproxy"),
+    "scale": ("redis-server", "haproxy", "pgbouncer"),
+}
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     needs = []
     if item.get_closest_marker("redis") and not os.environ.get("REDIS_URL"):
@@ -105,20 +111,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         "postgres"
     ):
         needs.append("PostgreSQL: set DATABASE_URL")
-    if item.get_closest_marker("scale"):
-        needs += [
-            f"{program} (apt-get install {program})"
-            for program in ("redis-server", "haproxy", "pgbouncer")
-            if not shutil.which(program)
-        ]
-    if item.get_closest_marker("faults"):
-        if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
-            needs.append("PostgreSQL: set DATABASE_URL")
-        needs += [
-            f"{program} (apt-get install {package})"
-            for program, package in (("redis-server", "redis-server"), ("haproxy", "haproxy"))
-            if not shutil.which(program)
-        ]
+    if item.get_closest_marker("faults") and not os.environ.get("DATABASE_URL", "").startswith(
+        "postgres"
+    ):
+        needs.append("PostgreSQL: set DATABASE_URL")
+    # Programs the suites start themselves (Debian packages of the same name).
+    for marker, programs in _PROGRAMS_STARTED_BY.items():
+        if item.get_closest_marker(marker):
+            needs += [
+                f"{program} (apt-get install {program})"
+                for program in programs
+                if not shutil.which(program)
+            ]
     if needs:
         message = "needs " + " and ".join(needs) + " (CI always does)"
         if IN_CI:

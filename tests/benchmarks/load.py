@@ -49,11 +49,16 @@ class Server:
         status, headers, _ = request(connection, "GET", "/cards/", browser)
         if status != 200:
             raise RuntimeError(f"card list answered {status}")
-        csrf = ""
-        for name, value in headers:
-            if name.lower() == "set-cookie" and value.startswith("csrftoken="):
-                csrf = value.split(";", 1)[0].split("=", 1)[1]
+        csrf = csrf_cookie(headers)
         return Browser(session=browser.session, card=browser.card, csrf=csrf or browser.csrf)
+
+
+def csrf_cookie(headers: list[tuple[str, str]]) -> str:
+    """The CSRF cookie a response sets, or ""."""
+    for name, value in headers:
+        if name.lower() == "set-cookie" and value.startswith("csrftoken="):
+            return value.split(";", 1)[0].split("=", 1)[1]
+    return ""
 
 
 def request(

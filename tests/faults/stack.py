@@ -26,6 +26,7 @@ from django.db import connection
 from tests.benchmarks.load import Browser, Server, request
 from tests.processes import BASE_DIR, celery_worker_command, free_port, gunicorn_command
 
+SHIPPED_PROXY = BASE_DIR / "deploy" / "haproxy" / "haproxy.cfg"
 FIGURES_DIR = BASE_DIR / "var" / "faults"  # read by the run's summary (tests/conftest.py)
 
 # Recovery settings of the suite: what a bank would set for minutes, scaled to seconds.
@@ -71,10 +72,10 @@ def all_linked(attempts: list) -> bool:
     return linked.count() == len(attempts)
 
 
-def record_figures(scenario: str, **figures: object) -> None:
-    """Print a scenario's figures and keep them for the run's summary (var/faults/)."""
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    (FIGURES_DIR / f"{scenario}.json").write_text(json.dumps(figures, default=str))
+def record_figures(scenario: str, folder: Path = FIGURES_DIR, **figures: object) -> None:
+    """Print a scenario's figures and keep them in ``folder`` for the run's summary."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{scenario}.json").write_text(json.dumps(figures, default=str))
     print(f"\n{scenario}: {figures}")
 
 
@@ -127,10 +128,14 @@ class Stack:
 
     # --- processes -------------------------------------------------------------------------
 
-    def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+    def _spawn(
+        self, name: str, command: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
+        """Start ``command`` as ``name`` (its output in ``name``.log), with the stack's
+        environment or ``env``."""
         log = (self.tmp / f"{name}.log").open("a")
         process = subprocess.Popen(
-            command, cwd=BASE_DIR, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            command, cwd=BASE_DIR, env=env or self.env, stdout=log, stderr=subprocess.STDOUT
         )
         self.processes[name] = process
         return process
@@ -166,27 +171,28 @@ class Stack:
         if self.behind_proxy:
             command = gunicorn_command(self.upstream_port)
             self._spawn("web", [*command, "issuer_portal.wsgi:application"])
-            pem = self.tmp / "proxy.pem"
-            pem.write_bytes(self.cert.read_bytes() + self.key.read_bytes())
-            proxy_env = {
-                "PATH": os.environ["PATH"],
-                "PROXY_BIND": f"127.0.0.1:{self.web_port}",
-                "PROXY_CERT": str(pem),
-                "PORTAL_UPSTREAM": f"127.0.0.1:{self.upstream_port}",
-            }
-            log = (self.tmp / "proxy.log").open("a")
-            self.processes["proxy"] = subprocess.Popen(
-                ["haproxy", "-db", "-f", str(BASE_DIR / "deploy" / "haproxy" / "haproxy.cfg")],
-                env=proxy_env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            self.start_proxy(SHIPPED_PROXY, PORTAL_UPSTREAM=f"127.0.0.1:{self.upstream_port}")
         else:
             command = gunicorn_command(
                 self.web_port, "--certfile", str(self.cert), "--keyfile", str(self.key)
             )
             self._spawn("web", [*command, "issuer_portal.wsgi:application"])
         wait_until(self._web_answers, 60, "the portal answers /healthz")
+
+    def start_proxy(self, config: Path, **env: str) -> None:
+        """HAProxy with ``config`` on the stack's public port, TLS with the stack's certificate."""
+        pem = self.tmp / "proxy.pem"
+        pem.write_bytes(self.cert.read_bytes() + self.key.read_bytes())
+        self._spawn(
+            "proxy",
+            ["haproxy", "-db", "-f", str(config)],
+            env={
+                "PATH": os.environ["PATH"],
+                "PROXY_BIND": f"127.0.0.1:{self.web_port}",
+                "PROXY_CERT": str(pem),
+                **env,
+            },
+        )
 
     def _web_answers(self) -> bool:
         try:

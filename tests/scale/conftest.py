@@ -33,4 +33,3 @@ def make_scale_stack(
     yield make
     for stack in stacks:
         stack.stop()
-        stack.delete_queue()

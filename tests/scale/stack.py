@@ -15,15 +15,21 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import warnings
 from pathlib import Path
 
-from tests.benchmarks.load import PHONE, Browser
-from tests.faults.stack import Stack, accepts_connections, wait_until
+from tests.benchmarks.load import PHONE, Browser, request
+from tests.faults.stack import (
+    SHIPPED_PROXY,
+    Stack,
+    accepts_connections,
+    record_figures,
+    wait_until,
+)
 from tests.processes import BASE_DIR, celery_worker_command, free_port, gunicorn_command
 
-SHIPPED_PROXY = BASE_DIR / "deploy" / "haproxy" / "haproxy.cfg"
 SHIPPED_SERVER_LINE = '    server web "${PORTAL_UPSTREAM}"\n'
 
 
@@ -53,18 +59,12 @@ class ScaleStack(Stack):
 
     def start_replica(self, index: int) -> None:
         name = self.replica_name(index)
+        # Named per replica, so its database connections can be counted.
         database = self.env["DATABASE_URL"].replace(
             "application_name=fault-suite-portal", f"application_name=scale-{name}"
         )
         command = [*gunicorn_command(self.replica_ports[index]), "issuer_portal.wsgi:application"]
-        log = (self.tmp / f"{name}.log").open("a")
-        self.processes[name] = subprocess.Popen(
-            command,
-            cwd=BASE_DIR,
-            env={**self.env, "DATABASE_URL": database},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self._spawn(name, command, env={**self.env, "DATABASE_URL": database})
         wait_until(lambda: self.replica_answers(index), 60, f"{name} answers /healthz")
 
     def replica_answers(self, index: int, path: str = "/healthz") -> bool:
@@ -113,19 +113,7 @@ class ScaleStack(Stack):
         config = config.replace("check inter 2s", "check inter 500ms")
         path = self.tmp / "haproxy.cfg"
         path.write_text(config)
-        pem = self.tmp / "proxy.pem"
-        pem.write_bytes(self.cert.read_bytes() + self.key.read_bytes())
-        log = (self.tmp / "proxy.log").open("a")
-        self.processes["proxy"] = subprocess.Popen(
-            ["haproxy", "-db", "-f", str(path)],
-            env={
-                "PATH": os.environ["PATH"],
-                "PROXY_BIND": f"127.0.0.1:{self.web_port}",
-                "PROXY_CERT": str(pem),
-            },
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        self.start_proxy(path)
         wait_until(self._web_answers, 30, "the proxy answers /healthz")
         wait_until(lambda: self.servers_up() == len(self.replica_ports), 30, "all replicas up")
 
@@ -223,9 +211,11 @@ class ScaleStack(Stack):
             for args in argument_lists:
                 app.send_task(task_name, args=args, queue=self.queue, producer=producer)
 
-    def delete_queue(self) -> None:
+    def stop(self) -> None:
+        """Every process, then this stack's queue on the shared broker."""
         from kombu import Connection
 
+        super().stop()
         with Connection(self.broker_url, connect_timeout=5) as connection:
             connection.default_channel.queue_delete(self.queue)
 
@@ -235,11 +225,7 @@ FIGURES_DIR = BASE_DIR / "var" / "scale"  # read by the run's summary (tests/con
 
 def record_scale_figures(check: str, **figures: object) -> None:
     """Print a check's figures and keep them for the run's summary and the README's table."""
-    import json
-
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
-    (FIGURES_DIR / f"{check}.json").write_text(json.dumps(figures, default=str))
-    print(f"\n{check}: {figures}")
+    record_figures(check, FIGURES_DIR, **figures)
 
 
 class SteadyLoad:
@@ -248,8 +234,6 @@ class SteadyLoad:
     ``stop()``; every answer is kept: (what, status, milliseconds)."""
 
     def __init__(self, stack: ScaleStack, readers: list[Browser], pressers: list[Browser]) -> None:
-        import threading
-
         self.stack = stack
         self.readers = readers
         self.pressers = list(pressers)
@@ -279,8 +263,6 @@ class SteadyLoad:
             self.results.append((what, status, ms))
 
     def _read(self, browser: Browser) -> None:
-        from tests.benchmarks.load import request
-
         connection = None
         while not self._stop.is_set():
             started = time.perf_counter()

@@ -84,7 +84,7 @@ def test_the_portal_works_behind_pgbouncer_in_transaction_mode(
         refreshed = subprocess.run(
             [sys.executable, "manage.py", "refresh_token_status", "--all", "--json"],
             cwd=BASE_DIR,
-            env={**stack.env, "DATABASE_URL": through_bouncer},
+            env=stack.env,  # through PgBouncer, as the stack
             capture_output=True,
             text=True,
             timeout=120,

@@ -16,20 +16,13 @@ from django.db import connection
 from django.utils import timezone
 
 from provisioning.models import ProvisioningAttempt
-from tests.benchmarks.load import percentile, press_together
+from tests.benchmarks.load import csrf_cookie, percentile, press_together
 from tests.faults.stack import cardholders_with_a_card, wait_until
 from tests.scale.stack import SteadyLoad, record_scale_figures
 
 pytestmark = [pytest.mark.scale, pytest.mark.postgres, pytest.mark.rabbitmq]
 
 PRESS = "/cards/{card}/provision/"
-
-
-def _csrf_cookie(headers: list[tuple[str, str]]) -> str:
-    for name, value in headers:
-        if name.lower() == "set-cookie" and value.startswith("csrftoken="):
-            return value.split(";", 1)[0].split("=", 1)[1]
-    return ""
 
 
 def _connections_by_replica() -> dict[str, int]:
@@ -56,7 +49,7 @@ def test_three_replicas_behind_the_proxy_behave_as_one_portal(make_scale_stack, 
     browser = stack.browser(holder, card, open_list=False)
     status, headers, _ = stack.direct(0, "GET", "/cards/", browser)
     assert status == 200
-    browser = type(browser)(session=browser.session, card=browser.card, csrf=_csrf_cookie(headers))
+    browser = type(browser)(session=browser.session, card=browser.card, csrf=csrf_cookie(headers))
     assert browser.csrf
     status, headers, _ = stack.direct(1, "POST", PRESS.format(card=card.public_id), browser)
     location = dict((k.lower(), v) for k, v in headers).get("location", "")
