@@ -32,21 +32,20 @@ logger = logging.getLogger(__name__)
 
 
 def _consume_rate_limit(cardholder: Cardholder) -> None:
-    """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr)."""
+    """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr). Called in
+    the new attempt's transaction, after its insert: a refusal rolls the attempt back."""
     window = settings.PROVISIONING_RATE_WINDOW_SECONDS
     now = int(timezone.now().timestamp())
     try:
         used = count_in_window(f"provisioning-rate:{cardholder.public_id}:{now // window}", window)
     except CacheUnavailable:
         # Without the shared cache, the database counts: this cardholder's attempts started in
-        # the last window, this one included (a sliding window instead of the cache's fixed one).
+        # the last window, the new one included (a sliding window instead of the cache's fixed
+        # one).
         since = timezone.now() - datetime.timedelta(seconds=window)
-        used = (
-            1
-            + ProvisioningAttempt.objects.filter(
-                cardholder=cardholder, created_at__gte=since
-            ).count()
-        )
+        used = ProvisioningAttempt.objects.filter(
+            cardholder=cardholder, created_at__gte=since
+        ).count()
     if used > settings.PROVISIONING_RATE_LIMIT:
         raise DomainError(
             ErrorCode.RATE_LIMITED,
@@ -66,6 +65,10 @@ def _in_flight(card: Card, cardholder: Cardholder) -> ProvisioningAttempt | None
     return attempt
 
 
+def _fresh(attempt: ProvisioningAttempt | None) -> bool:
+    return attempt is not None and attempt.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS
+
+
 def start_provisioning(
     *, cardholder: Cardholder, card: Card, channel: str, app_return_url: str = ""
 ) -> ProvisioningAttempt:
@@ -82,11 +85,14 @@ def start_provisioning(
         # An attempt still in flight from before the card was blocked ends here, unused.
         cancel_in_flight_attempts(card)
         raise DomainError(ErrorCode.NOT_ELIGIBLE, _refusal_message(card, code))
-    existing = _in_flight(card, cardholder)
-    if existing is not None and existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
-        return existing
-    # Checked before taking the lock: it may ask the token service.
+    # Usually from the cache the card list filled; it may ask the token service, so it comes
+    # before the transaction.
     state = wallet_state_for_card(card)
+    if state.status == WalletStatus.UNKNOWN or state.next_action != NextAction.PUSH_PROVISION:
+        # Not offered now; an attempt already in flight (pressed while it was) still counts.
+        existing = _in_flight(card, cardholder)
+        if _fresh(existing):
+            return existing
     if state.status == WalletStatus.UNKNOWN:
         # The token service is slow or down: not a "no" about the card, a "not now".
         raise DomainError(
@@ -97,46 +103,59 @@ def start_provisioning(
         )
     if state.next_action != NextAction.PUSH_PROVISION:
         raise DomainError(ErrorCode.NOT_ELIGIBLE, state.reason_text or _not_offered_message(state))
+    # The insert itself settles double clicks and races: the database keeps one attempt in
+    # flight per card (a partial unique index), so no lock and no look-up come first.
     try:
-        with transaction.atomic():
-            # Concurrent starts for one card queue here, so only the first creates (and counts).
-            Card.objects.select_for_update().filter(pk=card.pk).exists()
-            existing = _in_flight(card, cardholder)
-            if existing is not None:
-                if existing.age_seconds <= settings.PROVISIONING_MAX_AGE_SECONDS:
-                    return existing
-                expire_attempt(existing)
-            _consume_rate_limit(cardholder)
-            # Created claimed for the caller's first try (one commit fewer while the cardholder
-            # waits); a caller that dies before trying leaves a claim the sweeper hands on.
-            attempt = ProvisioningAttempt.objects.create(
-                card=card,
-                cardholder=cardholder,
-                channel=channel if channel in Channel.values else Channel.WEB,
-                app_return_url=app_return_url,
-                tries=1,
-                claimed_until=timezone.now() + datetime.timedelta(seconds=claim_lease_seconds()),
-            )
-            attempt.claimed_by_caller = True
-            # In the attempt's transaction: no attempt without its audit entry, one commit.
-            record_audit(
-                "provisioning.initiated",
-                obj=attempt,
-                correlation=str(attempt.correlation_id),
-                details={"card": str(card.public_id), "channel": attempt.channel},
-            )
+        attempt = _create_attempt(cardholder, card, channel, app_return_url)
     except IntegrityError:
-        # Databases without row locks (SQLite) can still race: reuse the winner's attempt.
-        attempt = _in_flight(card, cardholder)
-        if attempt is None:
-            raise
-        return attempt
+        existing = _in_flight(card, cardholder)
+        if _fresh(existing):
+            return existing
+        if existing is not None:
+            expire_attempt(existing)  # too old to reuse: it makes way for a new one
+        try:
+            attempt = _create_attempt(cardholder, card, channel, app_return_url)
+        except IntegrityError:
+            # Another press took the freed place first: reuse its attempt.
+            existing = _in_flight(card, cardholder)
+            if existing is None:
+                raise
+            return existing
     logger.info(
         "provisioning attempt %s started for card %s (correlation %s)",
         attempt.public_id,
         card.public_id,
         attempt.correlation_id,
     )
+    return attempt
+
+
+def _create_attempt(
+    cardholder: Cardholder, card: Card, channel: str, app_return_url: str
+) -> ProvisioningAttempt:
+    """Insert the attempt with its audit entry in one commit; raises IntegrityError when the
+    card already has one in flight, DomainError(rate_limited) after rolling it back."""
+    with transaction.atomic():
+        # Created claimed for the caller's first try (one commit fewer while the cardholder
+        # waits); a caller that dies before trying leaves a claim the sweeper hands on.
+        attempt = ProvisioningAttempt.objects.create(
+            card=card,
+            cardholder=cardholder,
+            channel=channel if channel in Channel.values else Channel.WEB,
+            app_return_url=app_return_url,
+            tries=1,
+            claimed_until=timezone.now() + datetime.timedelta(seconds=claim_lease_seconds()),
+        )
+        # Counted only for an attempt that is really new (not a double click's).
+        _consume_rate_limit(cardholder)
+        attempt.claimed_by_caller = True
+        # In the attempt's transaction: no attempt without its audit entry, one commit.
+        record_audit(
+            "provisioning.initiated",
+            obj=attempt,
+            correlation=str(attempt.correlation_id),
+            details={"card": str(card.public_id), "channel": attempt.channel},
+        )
     return attempt
 
 

@@ -177,7 +177,7 @@ class CardDetailView(APIView):
         examples=[CARD_EXAMPLE],
     )
     def get(self, request: Request, card_id: uuid.UUID) -> Response:
-        card = selectors.card_for_cardholder(_cardholder(request), card_id)
+        card = selectors.card_of_user(request.user, card_id)
         refresh = request.query_params.get("refresh", "false").lower()
         if refresh not in ("true", "false") or len(request.query_params.getlist("refresh")) > 1:
             raise ApiError(
@@ -231,8 +231,8 @@ class StartProvisioningView(APIView):
     @idempotent
     def post(self, request: Request, card_id: uuid.UUID) -> Response:
         """Start (or reuse) push provisioning of the card into Vipps / MobilePay."""
-        cardholder = _cardholder(request)
-        card = selectors.card_for_cardholder(cardholder, card_id)
+        card = selectors.card_of_user(request.user, card_id)
+        cardholder = card.cardholder
         serializer = ProvisioningRequestSerializer(data=request.data or {})
         serializer.is_valid(raise_exception=True)
         attempt = services.start_provisioning(
@@ -283,7 +283,7 @@ class NfcLinkView(APIView):
     )
     def get(self, request: Request, card_id: uuid.UUID) -> Response:
         """The NFC-enrollment universal link, when the card's next action allows it."""
-        card = selectors.card_for_cardholder(_cardholder(request), card_id)
+        card = selectors.card_of_user(request.user, card_id)
         url = services.nfc_enrollment_link(card=card, state=wallet_state_for_card(card))
         return Response({"url": url})
 
@@ -319,7 +319,7 @@ class CardTokenListView(APIView):
     def get(self, request: Request, card_id: uuid.UUID) -> Response:
         """The card in the wallet app (``ecom``) and each phone with contactless (``nfc``), with
         status, since when, and the actions the cardholder may take now."""
-        card = selectors.card_for_cardholder(_cardholder(request), card_id)
+        card = selectors.card_of_user(request.user, card_id)
         wallet_state_for_card(card)  # brings our copy of the tokens up to date
         views = token_views([card], viewer=Actor.CARDHOLDER)
         return Response(TokenSerializer(views, many=True).data)
@@ -361,7 +361,7 @@ class CardTokenChangeView(APIView):
     action_name = ""
 
     def change(self, request: Request, card_id: uuid.UUID, token_id: uuid.UUID) -> Response:
-        card = selectors.card_for_cardholder(_cardholder(request), card_id)
+        card = selectors.card_of_user(request.user, card_id)
         view = token_view(card, token_id, viewer=Actor.CARDHOLDER)
         if view is None:
             raise ApiError("not_found", "Not found.", status_code=status.HTTP_404_NOT_FOUND)

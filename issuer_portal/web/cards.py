@@ -175,8 +175,8 @@ def _actions_first(state: CardWalletState) -> int:
 @login_required
 @require_GET
 def card_detail(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
-    cardholder = selectors.cardholder_for_user(request.user)
-    card = selectors.card_for_cardholder(cardholder, card_id)
+    card = selectors.card_of_user(request.user, card_id)
+    cardholder = card.cardholder
     state = wallet_state_for_card(card)  # also brings our copy of the tokens up to date
     views = token_views([card], viewer=Actor.CARDHOLDER)
     return render(

@@ -43,8 +43,7 @@ LOST_PHONE_CHANGES = "lost_phone_changes"
 def change_device(
     request: HttpRequest, card_id: uuid.UUID, token_id: uuid.UUID, action: str
 ) -> HttpResponse:
-    cardholder = selectors.cardholder_for_user(request.user)
-    card = selectors.card_for_cardholder(cardholder, card_id)
+    card = selectors.card_of_user(request.user, card_id)
     view = token_view(card, token_id, viewer=Actor.CARDHOLDER)
     if view is None or action not in CARDHOLDER_REASONS:
         raise Http404
@@ -85,8 +84,7 @@ def change_device(
 @never_cache
 @login_required
 def change_result(request: HttpRequest, card_id: uuid.UUID, change_id: uuid.UUID) -> HttpResponse:
-    cardholder = selectors.cardholder_for_user(request.user)
-    card = selectors.card_for_cardholder(cardholder, card_id)
+    card = selectors.card_of_user(request.user, card_id)
     change = (
         TokenChange.objects.filter(card=card, public_id=change_id).select_related("token").first()
     )

@@ -61,8 +61,8 @@ def _viewer_owns(request: HttpRequest, cardholder: Cardholder) -> bool:
 def start(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     """POST: add the card. GET: the same button on a page of its own, where a cardholder lands
     after confirming who they are (the tap that follows opens the app)."""
-    cardholder = selectors.cardholder_for_user(request.user)
-    card = selectors.card_for_cardholder(cardholder, card_id)
+    card = selectors.card_of_user(request.user, card_id)
+    cardholder = card.cardholder
     if request.method == "GET":
         return render(request, "provisioning/confirm_add.html", {"card": card})
     if not authenticated_recently(request):
@@ -159,8 +159,7 @@ def returned(request: HttpRequest, attempt_id: uuid.UUID) -> HttpResponse:
 def nfc(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     if not authenticated_recently(request):
         return ask_to_confirm_identity(request, request.get_full_path())
-    cardholder = selectors.cardholder_for_user(request.user)
-    card = selectors.card_for_cardholder(cardholder, card_id)
+    card = selectors.card_of_user(request.user, card_id)
     state = wallet_state_for_card(card)
     try:
         link = services.nfc_enrollment_link(card=card, state=state)

@@ -182,6 +182,57 @@ def test_double_clicks_reuse_the_attempt_with_one_upstream_call(client, alice, v
     assert len(vipps_sandbox.seen) == 1
 
 
+def test_a_double_click_is_not_counted_against_the_rate_limit(
+    client, alice, visa, vipps_sandbox, settings
+):
+    settings.PROVISIONING_RATE_LIMIT = 1
+    client.force_login(alice.user)
+    first = provision(client, visa)
+    again = provision(client, visa)
+    assert again.status_code == 303 and again["Location"] == first["Location"]
+    other = provision(client, alice.cards.exclude(pk=visa.pk).first())
+    assert other.status_code == 429  # the second new attempt, not the double click, is refused
+    assert ProvisioningAttempt.objects.count() == 1 and len(vipps_sandbox.seen) == 1
+
+
+def test_an_attempt_in_flight_too_long_makes_way_for_a_new_one(
+    client, alice, visa, vipps_sandbox, settings
+):
+    from provisioning.models import AttemptState, Channel
+
+    old = ProvisioningAttempt.objects.create(
+        card=visa, cardholder=alice, channel=Channel.WEB, state=AttemptState.LINK_READY
+    )
+    ProvisioningAttempt.objects.filter(pk=old.pk).update(
+        created_at=timezone.now()
+        - datetime.timedelta(seconds=settings.PROVISIONING_MAX_AGE_SECONDS + 1)
+    )
+    client.force_login(alice.user)
+    assert provision(client, visa).status_code == 303
+    old.refresh_from_db()
+    assert old.state == AttemptState.EXPIRED
+    new = ProvisioningAttempt.objects.exclude(pk=old.pk).get()
+    assert new.state == AttemptState.LINK_READY and len(vipps_sandbox.seen) == 1
+
+
+def test_add_takes_no_lock_and_no_look_up_before_its_insert(client, alice, visa, vipps_sandbox):
+    """The partial unique index settles double clicks: a new attempt costs its insert and its
+    audit entry in one commit, then the call's record, the link and its audit entry in another."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(alice.user)
+    client.get("/cards/")  # the wallet state comes from the cache, as after the card list
+    with CaptureQueriesContext(connection) as captured:
+        assert provision(client, visa).status_code == 303
+    statements = [q["sql"] for q in captured.captured_queries]
+    assert not any("FOR UPDATE" in sql for sql in statements), statements
+    attempts = [sql for sql in statements if "provisioning_provisioningattempt" in sql]
+    assert [sql.split()[0] for sql in attempts] == ["INSERT", "UPDATE"], attempts
+    writes = [sql.split()[0] for sql in statements if sql.split()[0] in ("INSERT", "UPDATE")]
+    assert writes == ["INSERT", "INSERT", "INSERT", "UPDATE", "INSERT"], statements
+
+
 def test_ineligible_and_foreign_cards_make_no_upstream_call(client, alice, bob, vipps_sandbox):
     from tests.factories import CardFactory, CardholderFactory, UserFactory
 
