@@ -230,16 +230,22 @@ def _worker_cpu(master: int) -> dict[int, float]:
     return used
 
 
+def _wrk_with_worker_share(url: str, cookie: str, seconds: float, master: int) -> dict[str, float]:
+    """wrk at c=8, with the smaller worker's share of the CPU it made the workers use."""
+    before = _worker_cpu(master)
+    figures = _wrk(url, cookie, seconds, 8)
+    after = _worker_cpu(master)
+    used = sorted(after[pid] - before.get(pid, 0.0) for pid in after)
+    figures["smaller_worker_share"] = round(used[0] / max(sum(used), 1e-9), 2)
+    return figures
+
+
 def _balanced_wrk(url: str, cookie: str, seconds: float, master: int) -> dict[str, float]:
     """wrk at c=8, repeated (up to 4 times) when the kernel handed (nearly) all 8 connections to
     one worker: such a round measures the accept race, not the page, and strikes either page at
     random. Each round notes the smaller worker's share of the CPU."""
     for _ in range(4):
-        before = _worker_cpu(master)
-        figures = _wrk(url, cookie, seconds, 8)
-        after = _worker_cpu(master)
-        used = sorted(after[pid] - before.get(pid, 0.0) for pid in after)
-        figures["smaller_worker_share"] = round(used[0] / max(sum(used), 1e-9), 2)
+        figures = _wrk_with_worker_share(url, cookie, seconds, master)
         if figures["smaller_worker_share"] >= 0.25:
             break
     return figures
@@ -456,7 +462,7 @@ def _add_under_slow_vipps(
         # A second crowd only when the kernel handed (nearly) all of wrk's connections to one
         # worker: that round measured the accept race (as in the warm list's rounds).
         for holders in crowds[:2]:
-            during, presses, waited = _list_while_presses_wait(server, env, seed, holders, master)
+            during, presses, waited = _list_while_presses_wait(server, env, warm, holders, master)
             if during["smaller_worker_share"] >= 0.25:
                 break
         results[f"card list while {CROWD} presses wait {VIPPS_EDGE_S} s on Vipps"] = {
@@ -474,13 +480,12 @@ def _add_under_slow_vipps(
 
 
 def _list_while_presses_wait(
-    server: Server, env: dict[str, str], seed: dict, holders: list[dict], master: int
+    server: Server, env: dict[str, str], warm: Browser, holders: list[dict], master: int
 ) -> tuple[dict[str, float], list[load.Press], float]:
     """wrk on the card list while a crowd's presses wait on Vipps: its figures (with the
     smaller worker's share of the CPU), the presses, and the seconds until they all waited."""
     connection = server.connect()
     browsers = [server.sign_in(Browser(h["session"], h["card"]), connection) for h in holders]
-    warm = server.sign_in(Browser(seed["warm"]["session"]), connection)
     connection.close()
     presses: list[load.Press] = []
     crowd = threading.Thread(
@@ -490,12 +495,8 @@ def _list_while_presses_wait(
     # Measured once every press has done its own work and waits on Vipps: what the crowd's own
     # work costs is the 300 ms crowd's figure.
     waited = _until_waiting_on_vipps(env, [b.card for b in browsers], master)
-    before = _worker_cpu(master)
     # 1.5 s: over before the first press reaches the read timeout (3 s after its call left).
-    during = _wrk(server.origin + "/cards/", warm.cookie, 1.5, 8)
-    after = _worker_cpu(master)
-    used = sorted(after[pid] - before.get(pid, 0.0) for pid in after)
-    during["smaller_worker_share"] = round(used[0] / max(sum(used), 1e-9), 2)
+    during = _wrk_with_worker_share(server.origin + "/cards/", warm.cookie, 1.5, master)
     crowd.join()
     return during, presses, waited
 
