@@ -1,18 +1,22 @@
 """Vipps' JWE public keys: from admin-managed records by ``kid``, else the settings fallback.
 
 Parsed keys are cached by their text, so PEM is not re-parsed on every request; a key edited in
-admin has new text and is parsed once again.
+admin has new text and is parsed once again. The active records themselves are read at most once
+every KEY_RECORDS_SECONDS per process (they change a few times a year, and every "Add" reads
+them): a key saved or deleted is seen at once by the process that saved it, and by every other
+process within that time.
 """
 
 from __future__ import annotations
 
 import datetime
+import threading
+import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 from jwcrypto import jwk
 
@@ -46,20 +50,60 @@ def _file_key(path: str, kid: str) -> JweKey:
     return JweKey(kid=kid, key=parse_public_key(text))
 
 
+KEY_RECORDS_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class _KeyRecord:
+    kid: str
+    public_key: str
+    valid_from: datetime.datetime
+    valid_until: datetime.datetime | None
+
+    def valid_at(self, now: datetime.datetime) -> bool:
+        return self.valid_from <= now and (self.valid_until is None or self.valid_until > now)
+
+
+_records: tuple[float, tuple[_KeyRecord, ...]] | None = None
+_records_lock = threading.Lock()
+
+
+def _active_key_records() -> tuple[_KeyRecord, ...]:
+    """The active admin keys, from this process' memory when read less than
+    KEY_RECORDS_SECONDS ago."""
+    global _records
+    read = _records
+    if read is not None and time.monotonic() - read[0] < KEY_RECORDS_SECONDS:
+        return read[1]
+    with _records_lock:
+        records = tuple(
+            _KeyRecord(*values)
+            for values in VippsJweKey.objects.filter(active=True).values_list(
+                "kid", "public_key", "valid_from", "valid_until"
+            )
+        )
+        _records = (time.monotonic(), records)
+    return records
+
+
+def forget_key_records() -> None:
+    """Read the admin keys from the database on next use."""
+    global _records
+    with _records_lock:
+        _records = None
+
+
 def current_jwe_key(now: datetime.datetime | None = None) -> JweKey:
     """The key to encrypt with now: the newest active, valid admin key, else the settings one.
 
     Raises JweKeyError when there is none (the message says why, e.g. all keys expired).
     """
     now = now or timezone.now()
-    row = (
-        VippsJweKey.objects.filter(active=True, valid_from__lte=now)
-        .filter(Q(valid_until__isnull=True) | Q(valid_until__gt=now))
-        .order_by("-valid_from")
-        .first()
-    )
-    if row is not None:
-        return JweKey(kid=row.kid, key=parse_public_key(row.public_key))
+    records = _active_key_records()
+    valid = [record for record in records if record.valid_at(now)]
+    if valid:
+        newest = max(valid, key=lambda record: record.valid_from)
+        return JweKey(kid=newest.kid, key=parse_public_key(newest.public_key))
     if settings.VIPPS_JWE_PUBLIC_KEY:
         if not settings.VIPPS_JWE_KID:
             raise JweKeyError("VIPPS_JWE_KID must name the key in VIPPS_JWE_PUBLIC_KEY.")
@@ -67,6 +111,6 @@ def current_jwe_key(now: datetime.datetime | None = None) -> JweKey:
     if settings.VIPPS_SANDBOX:
         material = sandbox_material()
         return _file_key(str(material.jwe_public_key), material.jwe_kid)
-    if VippsJweKey.objects.filter(active=True, valid_until__lte=now).exists():
+    if any(record.valid_until is not None and record.valid_until <= now for record in records):
         raise JweKeyError("Every Vipps JWE key has expired: add the new key Vipps published.")
     raise JweKeyError("No Vipps JWE key: add one in admin or set VIPPS_JWE_PUBLIC_KEY.")

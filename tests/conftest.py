@@ -138,6 +138,15 @@ def _token_services_start_trusted():
     reset_breakers()
 
 
+@pytest.fixture(autouse=True)
+def _vipps_keys_read_afresh():
+    """Each test reads the admin's JWE keys from its own database (a process keeps them for
+    a while, and the rollback after a test sends no signal)."""
+    from provisioning.keys import forget_key_records
+
+    forget_key_records()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _close_database_pools_before_the_test_database_goes(django_db_setup, django_db_blocker):
     """PostgreSQL runs with a connection pool, as in production; its open connections would

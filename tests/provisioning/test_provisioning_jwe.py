@@ -154,6 +154,36 @@ def test_admin_keys_by_kid_validity_and_settings_fallback(settings, rsa_4096, tm
 
 
 @pytest.mark.django_db
+def test_keys_are_read_once_a_while_and_at_once_after_a_change_here(
+    settings, rsa_4096, monkeypatch, django_assert_num_queries
+):
+    """Every "Add" needs the key: a process reads the records once per KEY_RECORDS_SECONDS; a
+    key saved in this process is used at once, one changed elsewhere within that time."""
+    from provisioning import keys
+
+    settings.VIPPS_SANDBOX = False
+    settings.VIPPS_JWE_PUBLIC_KEY = ""
+    now = timezone.now()
+    first = VippsJweKey.objects.create(
+        kid="first", public_key=public_pem(rsa_4096), valid_from=now - datetime.timedelta(days=1)
+    )
+    assert current_jwe_key().kid == "first"
+    with django_assert_num_queries(0):
+        assert current_jwe_key().kid == "first"
+    # Saved here (admin): the next request encrypts to the new key.
+    VippsJweKey.objects.create(kid="second", public_key=public_pem(rsa_4096), valid_from=now)
+    assert current_jwe_key().kid == "second"
+    # Switched off by another process (no signal here): seen once the records are read again.
+    VippsJweKey.objects.filter(kid="second").update(active=False)
+    assert current_jwe_key().kid == "second"
+    monkeypatch.setattr(keys, "KEY_RECORDS_SECONDS", 0.0)
+    assert current_jwe_key().kid == "first"
+    first.delete()
+    with pytest.raises(JweKeyError, match="No Vipps JWE key"):
+        current_jwe_key()
+
+
+@pytest.mark.django_db
 def test_admin_refuses_a_short_key(client, staff_user):
     client.force_login(staff_user)
     weak = public_pem(rsa.generate_private_key(public_exponent=65537, key_size=1024))
