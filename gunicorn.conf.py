@@ -6,6 +6,7 @@ card number there. GUNICORN_CMD_ARGS and command-line options still override any
 """
 
 import os
+from typing import Any
 
 from issuer_portal.core.observability import log_output_config
 
@@ -36,6 +37,19 @@ forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 # No control socket: nothing uses it, and its default path (~/.gunicorn/) is shared by every
 # gunicorn of the user on the host and cannot be written on a read-only root filesystem.
 control_socket_disable = True
+
+
+def post_worker_init(worker: Any) -> None:
+    """Each worker loads its URLconf, catalogues and templates before its first request, then
+    freezes what it holds so that garbage collections skip it (issuer_portal.core.worker_start)."""
+    from issuer_portal.core.worker_start import ready_worker
+
+    try:
+        ready_worker()
+    except Exception:  # an optimisation: the worker serves without it
+        worker.log.exception("readying the worker failed; it serves its requests all the same")
+
+
 accesslog = "-"
 errorlog = "-"
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"'
