@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -21,6 +20,7 @@ from django.utils.module_loading import import_string
 
 from issuer_portal.celery import app as celery_app
 from issuer_portal.checks import simulated_components
+from issuer_portal.core.process_memo import ProcessMemo
 
 logger = logging.getLogger(__name__)
 
@@ -103,19 +103,14 @@ def check_stand_ins() -> str:
     return FAILING
 
 
-_report_lock = threading.Lock()
-_last_report: tuple[float, bool, dict[str, str]] | None = None
+def _readiness_checks() -> tuple[bool, dict[str, str]]:
+    checks = {name: import_string(path)() for name, path in settings.READINESS_CHECKS.items()}
+    return all(state != FAILING for state in checks.values()), checks
+
+
+_report = ProcessMemo(_readiness_checks, seconds=lambda: settings.READINESS_CACHE_SECONDS)
 
 
 def readiness_report() -> tuple[bool, dict[str, str]]:
     """(ready, {component: ok | failing | not_configured | simulated}), cached briefly."""
-    global _last_report
-    ttl = settings.READINESS_CACHE_SECONDS
-    with _report_lock:
-        now = time.monotonic()
-        if _last_report is not None and now - _last_report[0] < ttl:
-            return _last_report[1], _last_report[2]
-        checks = {name: import_string(path)() for name, path in settings.READINESS_CHECKS.items()}
-        ready = all(state != FAILING for state in checks.values())
-        _last_report = (now, ready, checks)
-        return ready, checks
+    return _report.get()

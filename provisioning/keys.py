@@ -10,8 +10,6 @@ process within that time.
 from __future__ import annotations
 
 import datetime
-import threading
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -20,6 +18,7 @@ from django.conf import settings
 from django.utils import timezone
 from jwcrypto import jwk
 
+from issuer_portal.core.process_memo import ProcessMemo
 from provisioning.jwe_key_parsing import MINIMUM_RSA_BITS, JweKeyError, parse_public_key
 from provisioning.models import VippsJweKey
 from provisioning.sandbox.material import sandbox_material
@@ -64,33 +63,23 @@ class _KeyRecord:
         return self.valid_from <= now and (self.valid_until is None or self.valid_until > now)
 
 
-_records: tuple[float, tuple[_KeyRecord, ...]] | None = None
-_records_lock = threading.Lock()
-
-
-def _active_key_records() -> tuple[_KeyRecord, ...]:
-    """The active admin keys, from this process' memory when read less than
-    KEY_RECORDS_SECONDS ago."""
-    global _records
-    read = _records
-    if read is not None and time.monotonic() - read[0] < KEY_RECORDS_SECONDS:
-        return read[1]
-    with _records_lock:
-        records = tuple(
-            _KeyRecord(*values)
-            for values in VippsJweKey.objects.filter(active=True).values_list(
-                "kid", "public_key", "valid_from", "valid_until"
-            )
+def _active_key_records_from_database() -> tuple[_KeyRecord, ...]:
+    return tuple(
+        _KeyRecord(*values)
+        for values in VippsJweKey.objects.filter(active=True).values_list(
+            "kid", "public_key", "valid_from", "valid_until"
         )
-        _records = (time.monotonic(), records)
-    return records
+    )
+
+
+_active_key_records = ProcessMemo(
+    _active_key_records_from_database, seconds=lambda: KEY_RECORDS_SECONDS
+)
 
 
 def forget_key_records() -> None:
     """Read the admin keys from the database on next use."""
-    global _records
-    with _records_lock:
-        _records = None
+    _active_key_records.forget()
 
 
 def current_jwe_key(now: datetime.datetime | None = None) -> JweKey:
@@ -99,7 +88,7 @@ def current_jwe_key(now: datetime.datetime | None = None) -> JweKey:
     Raises JweKeyError when there is none (the message says why, e.g. all keys expired).
     """
     now = now or timezone.now()
-    records = _active_key_records()
+    records = _active_key_records.get()
     valid = [record for record in records if record.valid_at(now)]
     if valid:
         newest = max(valid, key=lambda record: record.valid_from)

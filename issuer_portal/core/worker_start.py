@@ -40,7 +40,7 @@ def ready_worker() -> None:
     get_resolver().url_patterns  # noqa: B018 - imports every view module
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
-            translation.gettext("Cards")
+            translation.gettext("Cards")  # any message: the first loads the catalogue
     for name in _portal_templates():
         try:
             get_template(name)

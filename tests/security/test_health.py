@@ -39,13 +39,13 @@ def test_readiness_is_cached_per_process(client, settings):
     from issuer_portal import health
 
     settings.READINESS_CACHE_SECONDS = 60
-    health._last_report = None
+    health._report.forget()
     client.get("/readyz")
     with CaptureQueriesContext(connection) as queries:
         for _ in range(20):
             assert client.get("/readyz").status_code == 200
     assert not [q for q in queries.captured_queries if "SELECT 1" in q["sql"]]
-    health._last_report = None
+    health._report.forget()
 
 
 @pytest.mark.redis
