@@ -77,6 +77,15 @@ def _looks_like_nin(text: str) -> bool:
     )
 
 
+# Our identifiers (cards, attempts, correlations) are UUIDs; the digits of their last groups can
+# pass for a PAN or an identity number (one in a few thousand), so UUIDs are left whole. Only
+# RFC 4122 UUIDs: their fourth group starts with 8, 9, a or b, which no Visa or Mastercard
+# number does.
+_UUID = re.compile(
+    r"((?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}"
+    r"-[0-9a-fA-F]{12}(?![0-9A-Za-z]))"
+)
+
 # Sign-in secrets in URLs (the identity provider's callback, in an access log line): the value of
 # each such query parameter is dropped.
 _SIGN_IN_SECRET = re.compile(
@@ -97,7 +106,12 @@ def mask_card_data(text: str) -> str:
     def nin(match: re.Match[str]) -> str:
         return "[NIN]" if _looks_like_nin(match.group()) else match.group()
 
-    return _NIN_CANDIDATE.sub(nin, _PAN_CANDIDATE.sub(pan, text))
+    def outside_uuids(part: str) -> str:
+        return _NIN_CANDIDATE.sub(nin, _PAN_CANDIDATE.sub(pan, part))
+
+    # re.split with a group: the UUIDs are the odd pieces.
+    pieces = _UUID.split(text)
+    return "".join(piece if i % 2 else outside_uuids(piece) for i, piece in enumerate(pieces))
 
 
 class CardDataMaskingFilter(logging.Filter):

@@ -40,6 +40,21 @@ from issuer_portal.core.observability import (
         ("POST logout_token=eyJ.a.b", "POST logout_token=eyJ.a.b"),
         ("/x?logout_token=eyJ.a.b&y=1", "/x?logout_token=[redacted]&y=1"),
         ("the code=1 state=2 of things", "the code=1 state=2 of things"),
+        # Identifiers whose last groups are a Luhn-valid run or a valid personnummer stay whole.
+        (
+            "card a1b463d9-a617-42da-8000-000000000003 started",
+            "card a1b463d9-a617-42da-8000-000000000003 started",
+        ),
+        (
+            "attempt 0bec49c9-f004-4846-b85c-198112189876 linked",
+            "attempt 0bec49c9-f004-4846-b85c-198112189876 linked",
+        ),
+        # ... but card data beside them, or in something only shaped like one, does not.
+        (
+            "card a1b463d9-a617-42da-8000-000000000003:4111111111111111",
+            "card a1b463d9-a617-42da-8000-000000000003:[PAN]",
+        ),
+        ("x a1b463d9-a617-42da-4111-111111111111 y", "x a1b463d9-a617-42da-[PAN] y"),
     ],
 )
 def test_masking(text, masked):
