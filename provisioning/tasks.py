@@ -68,15 +68,20 @@ def provision_card(self, attempt_id: int, slot_at: float | None = None) -> str:
     now = time.time()
     if slot_at is not None and slot_at - 1 <= now < slot_at + SLOT_GRACE:
         time.sleep(max(0.0, slot_at - now))  # the second reserved before this retry
+        slot = round(slot_at)
     else:
         # No reservation, or one for a second already gone (the task ran late): a new one.
-        wait = services.wait_for_vipps_slot()
+        wait = services.wait_for_vipps_slot(now=now)
         if wait > INLINE_RATE_WAIT:
             raise self.retry(
                 countdown=wait, args=(), kwargs=_kwargs(attempt_id, slot_at=now + wait)
             )
         time.sleep(wait)
-    outcome = services.try_upstream_call(attempt_id)
+        slot = round(now + wait) if wait else int(now)
+    outcome = services.try_upstream_call(attempt_id, slot=slot)
+    if outcome == services.TryOutcome.RATE_LIMITED:
+        # Ready only after its second, and the current one was full: a new reservation.
+        raise self.retry(countdown=0, args=(), kwargs=_kwargs(attempt_id))
     attempt.refresh_from_db()
     if outcome == services.TryOutcome.NOT_CLAIMED and attempt.state == AttemptState.REQUESTED:
         # Someone else is calling right now; look again after their lease.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import time
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -16,7 +17,7 @@ from issuer_portal.core.audit import record_audit
 from issuer_portal.core.db import give_back_connection_while_waiting
 from issuer_portal.core.metrics import VIPPS_LATENCY
 from issuer_portal.core.observability import correlation
-from issuer_portal.core.rate_limit import reserve_slot, take_slot_now
+from issuer_portal.core.rate_limit import reserve_slot, take_slot_if_room, take_slot_now
 from provisioning import vipps
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import JweKeyError, current_jwe_key
@@ -34,6 +35,8 @@ class TryOutcome(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     NOT_CLAIMED = "not_claimed"  # another worker holds it, or it is no longer pending
+    # Its reserved second had gone and the current one was full: not called, not a try.
+    RATE_LIMITED = "rate_limited"
 
 
 def claim_lease_seconds() -> float:
@@ -92,11 +95,16 @@ def _request_for(attempt: ProvisioningAttempt) -> vipps.ProvisioningRequest:
     )
 
 
-def try_upstream_call(attempt_id: int, *, interactive: bool = False) -> TryOutcome:
+def try_upstream_call(
+    attempt_id: int, *, interactive: bool = False, slot: int | None = None
+) -> TryOutcome:
     """Claim the attempt and call Vipps once (short read timeout when a user is waiting).
 
     Records the call; on success the attempt becomes ``link_ready``; a permanent error fails it;
-    a transient one releases the claim for a retry. Never raises for Vipps trouble.
+    a transient one releases the claim for a retry. Never raises for Vipps trouble. ``slot``:
+    the second (Unix time) reserved for a background call under VIPPS_RATE_LIMIT_PER_SECOND;
+    when the call is ready only after it, it goes out only if the current second has room
+    (else RATE_LIMITED, the claim given back).
     """
     return _claim_and_try(
         attempt_id,
@@ -104,11 +112,16 @@ def try_upstream_call(attempt_id: int, *, interactive: bool = False) -> TryOutco
             pk=attempt_id
         ),
         interactive=interactive,
+        slot=slot,
     )
 
 
 def _claim_and_try(
-    attempt_id: int, load: Callable[[], ProvisioningAttempt], *, interactive: bool
+    attempt_id: int,
+    load: Callable[[], ProvisioningAttempt],
+    *,
+    interactive: bool,
+    slot: int | None = None,
 ) -> TryOutcome:
     """Claim the attempt, then (only if claimed) load it and make the call under its
     correlation id."""
@@ -116,17 +129,47 @@ def _claim_and_try(
         return TryOutcome.NOT_CLAIMED
     attempt = load()
     with correlation(str(attempt.correlation_id)):
-        return _try_claimed(attempt, interactive=interactive)
+        return _try_claimed(attempt, interactive=interactive, slot=slot)
 
 
 VIPPS_RATE = "vipps"
 
 
-def wait_for_vipps_slot() -> float:
+# A call that starts closer than this to the end of its second may reach Vipps in the next.
+SLOT_END_MARGIN = 0.1
+
+
+def wait_for_vipps_slot(*, now: float | None = None) -> float:
     """Reserve a place for a background call to Vipps under VIPPS_RATE_LIMIT_PER_SECOND; returns
-    the seconds to wait before calling (0.0: now)."""
+    the seconds to wait before calling (0.0: now), counted from ``now``. Near a second's end
+    the places of the next second are the first on offer."""
     limit = settings.VIPPS_RATE_LIMIT_PER_SECOND
-    return reserve_slot(VIPPS_RATE, limit) if limit else 0.0
+    if not limit:
+        return 0.0
+    now = time.time() if now is None else now
+    start = now if now - int(now) <= 1 - SLOT_END_MARGIN else float(int(now) + 1)
+    return start - now + reserve_slot(VIPPS_RATE, limit, now=start)
+
+
+def _in_a_second_with_room(slot: int | None) -> bool:
+    """Whether a background call ready now keeps to the limit in the second it goes out: its
+    reserved second if that is still on, else a place taken in the current one. A worker that
+    got here late (busy, or a retry that ran behind) would otherwise add its call to a second
+    whose places went to others."""
+    limit = settings.VIPPS_RATE_LIMIT_PER_SECOND
+    if slot is None or not limit:
+        return True
+    now = time.time()
+    if now - int(now) > 1 - SLOT_END_MARGIN:
+        return False  # too near the end of any second to be sure which one it lands in
+    return int(now) == slot or take_slot_if_room(VIPPS_RATE, limit, now=now)
+
+
+def _give_back_claim(attempt: ProvisioningAttempt) -> None:
+    """Undo the claim of a call that was not made: the attempt's tries are as before."""
+    ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+        claimed_until=None, tries=F("tries") - 1
+    )
 
 
 def _try_attempt_in_hand(attempt: ProvisioningAttempt) -> TryOutcome:
@@ -140,7 +183,9 @@ def _try_attempt_in_hand(attempt: ProvisioningAttempt) -> TryOutcome:
     return _claim_and_try(attempt.pk, lambda: attempt, interactive=True)
 
 
-def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutcome:
+def _try_claimed(
+    attempt: ProvisioningAttempt, *, interactive: bool, slot: int | None = None
+) -> TryOutcome:
     if attempt.age_seconds > settings.PROVISIONING_MAX_AGE_SECONDS:
         expire_attempt(attempt)
         return TryOutcome.EXPIRED
@@ -153,6 +198,9 @@ def _try_claimed(attempt: ProvisioningAttempt, *, interactive: bool) -> TryOutco
         request = _request_for(attempt)
         if interactive and settings.VIPPS_RATE_LIMIT_PER_SECOND:
             take_slot_now(VIPPS_RATE)  # the cardholder is waiting: counted, never held back
+        elif not _in_a_second_with_room(slot):
+            _give_back_claim(attempt)
+            return TryOutcome.RATE_LIMITED
         give_back_connection_while_waiting()
         result = vipps.initiate_provisioning(
             request,

@@ -11,7 +11,7 @@ import re
 import threading
 import time
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -370,26 +370,33 @@ def iter_refreshed_wallet_states(
     """Refresh statuses from the token service in batches, yielding each card's new state.
 
     Memory stays flat in the number of cards: give an iterator (``queryset.iterator()``) and
-    consume the states as they come. At most ``per_second`` lookups in any second: with n
-    batches a second (batches of at most ``batch_size``), each holds per_second // n cards and
-    they start 1/n s apart (below one a second: one card every 1/per_second s).
+    consume the states as they come. At most ``per_second`` lookups in any second, sliding, as
+    the token service counts them: with n batches a second (batches of at most ``batch_size``),
+    each holds per_second // n cards, they start 1/n s apart (below one a second: one card
+    every 1/per_second s), and a batch starts no sooner than 1 s after the lookups of the
+    batch n before it have ended (a batch's lookups take time; so one second never meets n + 1
+    batches).
     """
     per_second = per_second or settings.TOKEN_REFRESH_PER_SECOND
     largest = batch_size or settings.TOKEN_REFRESH_BATCH_SIZE
     batches_a_second = max(1, math.ceil(per_second / largest))
     batch_size = max(1, int(per_second // batches_a_second))
     interval = max(1 / batches_a_second, batch_size / per_second)
-    started = clock()
-    sent = 0  # batches
+    # When each of the last n batches started and ended.
+    recent: deque[tuple[float, float]] = deque(maxlen=batches_a_second)
     batch: list[Card] = []
 
     def refresh(batch: list[Card]) -> Iterator[CardWalletState]:
-        nonlocal sent
-        pause = started + sent * interval - clock()
-        if pause > 0:
-            sleep(pause)
+        if recent:
+            start_at = recent[-1][0] + interval
+            if len(recent) == batches_a_second:
+                start_at = max(start_at, recent[0][1] + 1.0)
+            pause = start_at - clock()
+            if pause > 0:
+                sleep(pause)
+        started = clock()
         refreshed = wallet_states_for_cards(batch, use_cache=False)
-        sent += 1
+        recent.append((started, clock()))
         return (refreshed[card.pk] for card in batch)
 
     for card in cards:

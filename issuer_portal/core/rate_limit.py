@@ -39,3 +39,13 @@ def take_slot_now(name: str, *, now: float | None = None) -> None:
     """Count one call of ``name`` in the current second, whatever the limit."""
     # Without the cache nothing is counted, and there is nothing to yield to: see reserve_slot.
     count_if_reachable(_key(name, int(time.time() if now is None else now)), 2)
+
+
+def take_slot_if_room(name: str, per_second: int, *, now: float | None = None) -> bool:
+    """Take a place for one call of ``name`` in the current second if it has room (True);
+    False when it is full (the refused place is counted too, which only errs on the safe side)."""
+    now = time.time() if now is None else now
+    try:
+        return count_in_window(_key(name, int(now)), 2) <= per_second
+    except CacheUnavailable:
+        return True  # see reserve_slot

@@ -34,12 +34,28 @@ Card.objects.bulk_create(batch)
 print(Card.objects.count())
 """
 
+# With a limit, the time of every lookup as the token service (the simulator) sees it comes in,
+# and the most of them in any one second (sliding).
 _REFRESH = """
-import resource, sys, django; django.setup()
+import bisect, resource, sys, time, django; django.setup()
 from django.core.management import call_command
+from tokens.adapters.simulator import SimulatorAdapter
+limited = float(sys.argv[1]) < 1e9
+asked_at = []
+if limited:
+    lookup = SimulatorAdapter.tokens_for_card
+    def timed_lookup(self, *args, **kwargs):
+        asked_at.append(time.monotonic())
+        return lookup(self, *args, **kwargs)
+    SimulatorAdapter.tokens_for_card = timed_lookup
 call_command("refresh_token_status", "--all", "--quiet", "--batch-size", "500",
              "--per-second", sys.argv[1])
 print("peak_rss_kib", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+asked_at.sort()
+print("busiest_second", max(
+    (bisect.bisect_left(asked_at, at + 1) - index for index, at in enumerate(asked_at)),
+    default=0,
+))
 """
 
 _BACKLOG = """
@@ -86,13 +102,17 @@ def _refresh(env: dict[str, str], per_second: float) -> dict[str, float]:
     done = _run_python({**env, "TOKEN_SIMULATOR_LATENCY_MS": "0"}, _REFRESH, str(per_second))
     final = re.search(r"refreshed ([\d,]+) of [\d,]+ cards in ([\d.]+) s", done.stderr)
     cards, seconds = int(final.group(1).replace(",", "")), float(final.group(2))
-    return {
+    figures = {
         "cards": cards,
         "seconds": seconds,
         "per_second": round(cards / seconds, 1),
         "peak_rss_mib": round(int(re.search(r"peak_rss_kib (\d+)", done.stdout).group(1)) / 1024),
         "progress_lines": done.stderr.count("\n") + 1,
     }
+    if per_second < 1e9:
+        busiest = re.search(r"busiest_second (\d+)", done.stdout)
+        figures["lookups in the busiest second (sliding)"] = int(busiest.group(1))
+    return figures
 
 
 def refresh_figures(env: dict[str, str]) -> tuple[dict, dict]:
@@ -112,7 +132,9 @@ def refresh_figures(env: dict[str, str]) -> tuple[dict, dict]:
         "refresh peak memory 100k / 10k cards <= 1.1 (flat)": round(
             large["peak_rss_mib"] / small["peak_rss_mib"], 2
         ),
-        f"refresh rate with limit {limit}/s <= limit": limited["per_second"],
+        f"refresh with limit {limit}/s: lookups in the busiest second <= limit": limited[
+            "lookups in the busiest second (sliding)"
+        ],
     }
     return results, goals
 
@@ -177,10 +199,10 @@ def backlog_figures(env: dict[str, str], worker_command: list[str]) -> tuple[dic
         }
     }
     goals = {
-        f"backlog drains at <= {VIPPS_RATE}/s, all linked, one call each": (
+        f"backlog drains at <= {VIPPS_RATE} calls in every second, all linked, one call each": (
             linked == BACKLOG
             and len(calls) == BACKLOG
-            and len(calls) / max(drain, 1e-6) <= VIPPS_RATE
+            and max(per_second.values(), default=0) <= VIPPS_RATE
         ),
     }
     return results, goals

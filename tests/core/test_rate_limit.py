@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from issuer_portal.core.rate_limit import reserve_slot, take_slot_now
+from issuer_portal.core.rate_limit import reserve_slot, take_slot_if_room, take_slot_now
 
 
 @pytest.fixture
@@ -41,3 +41,11 @@ def test_limits_of_different_names_are_separate(name):
     assert reserve_slot(name + "a", 1, now=now) == 0.0
     assert reserve_slot(name + "b", 1, now=now) == 0.0
     assert reserve_slot(name + "a", 1, now=now) == 1.0
+
+
+def test_a_place_now_only_while_the_second_has_room(name):
+    now = 5_000_000.5
+    assert take_slot_if_room(name, 2, now=now)
+    assert take_slot_if_room(name, 2, now=now)
+    assert not take_slot_if_room(name, 2, now=now)
+    assert take_slot_if_room(name, 2, now=now + 1)

@@ -206,9 +206,8 @@ def test_twenty_concurrent_starts_never_pass_the_rate_limit(
 @pytest.mark.postgres
 def test_a_retry_backlog_drains_at_the_vipps_rate_limit(vipps_sandbox, settings, transactional_db):
     """Eight attempts waiting for a retry (as after an outage) go out through a real worker at
-    VIPPS_RATE_LIMIT_PER_SECOND=2: never more than the limit in one second (one more where a
-    reservation and its arrival straddle a second), spread over the seconds that takes, and
-    each attempt called exactly once."""
+    VIPPS_RATE_LIMIT_PER_SECOND=2: never more than the limit in any second as Vipps counts
+    arrivals, spread over the seconds that takes, and each attempt called exactly once."""
     attempts = [
         ProvisioningAttempt.objects.create(card=card, cardholder=card.cardholder)
         for card in CardFactory.create_batch(8)
@@ -238,7 +237,7 @@ def test_a_retry_backlog_drains_at_the_vipps_rate_limit(vipps_sandbox, settings,
     per_second: dict[int, int] = {}
     for at in arrivals:
         per_second[int(at)] = per_second.get(int(at), 0) + 1
-    assert max(per_second.values()) <= 3, per_second
+    assert max(per_second.values()) <= 2, per_second
     assert arrivals[-1] - arrivals[0] >= 2.0, per_second  # 8 calls at 2 a second: 3 s and more
 
 
