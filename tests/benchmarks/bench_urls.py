@@ -4,24 +4,31 @@
 middleware and the same server, with no wallet state, offers or layout of the portal.
 /bench/bare-add/<card>/ is a bare DRF view that does the JWE encryption of "Add" for the
 signed-in cardholder's card and answers with a redirect: "Add" without Vipps and bookkeeping.
+/bench/bare-add-with-records/<card>/ is that view plus the durable writes "Add" makes around
+its Vipps call, as plain ORM calls: what no "Add" that keeps its records can do without.
 """
 
+import datetime
 import uuid
 
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template import engines
 from django.urls import path
+from django.utils import timezone
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from issuer_portal.cards.models import Card
+from issuer_portal.core.audit import record_audit
 from issuer_portal.urls import handler404, handler500
 from issuer_portal.urls import urlpatterns as portal_patterns
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import current_jwe_key
+from provisioning.models import AttemptState, ProvisioningAttempt, UpstreamCall
 
 _ROWS = engines["django"].from_string(
     "<!DOCTYPE html><html lang='en'><title>Cards</title><ul>"
@@ -48,9 +55,49 @@ class BareAdd(APIView):
         return HttpResponseRedirect("https://127.0.0.1/sandbox/vipps/", status=303)
 
 
+class BareAddWithRecords(APIView):
+    """BareAdd, plus the attempt and its audit entry in one commit before the (here absent)
+    Vipps call and the call record, the link and its audit entry in another after it. No
+    eligibility, rate limits, claims, wallet state or logging."""
+
+    authentication_classes = [SessionAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request: Request, card_id: uuid.UUID) -> HttpResponse:
+        card = Card.objects.select_related("cardholder").get(
+            public_id=card_id, cardholder__user=request.user
+        )
+        encrypt_card_data(pan=card.pan, expiry=card.expiry, key=current_jwe_key())
+        with transaction.atomic():
+            attempt = ProvisioningAttempt.objects.create(
+                card=card,
+                cardholder=card.cardholder,
+                tries=1,
+                claimed_until=timezone.now() + datetime.timedelta(seconds=30),
+            )
+            record_audit("provisioning.initiated", obj=attempt, details={"channel": "web"})
+        link = "https://127.0.0.1/sandbox/vipps/"
+        with transaction.atomic():
+            trace_id = uuid.uuid4()
+            UpstreamCall.objects.create(
+                attempt=attempt, trace_id=trace_id, status_code=200, outcome="success"
+            )
+            ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+                state=AttemptState.LINK_READY,
+                universal_link=link,
+                link_ready_at=timezone.now(),
+                claimed_until=None,
+            )
+            record_audit(
+                "provisioning.link_issued", obj=attempt, details={"trace_id": str(trace_id)}
+            )
+        return HttpResponseRedirect(link, status=303)
+
+
 urlpatterns = [
     path("bench/bare/", bare_card_rows),
     path("bench/bare-add/<uuid:card_id>/", BareAdd.as_view()),
+    path("bench/bare-add-with-records/<uuid:card_id>/", BareAddWithRecords.as_view()),
     *portal_patterns,
 ]
 __all__ = ["handler404", "handler500", "urlpatterns"]
