@@ -166,9 +166,10 @@ def _in_a_second_with_room(slot: int | None) -> bool:
 
 
 def _give_back_claim(attempt: ProvisioningAttempt) -> None:
-    """Undo the claim of a call that was not made: the attempt's tries are as before."""
+    """Undo the claim of a call that was not made: the attempt's tries are as before, and its
+    retry is due now (the caller queues it; the sweeper requeues it only if that retry is lost)."""
     ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
-        claimed_until=None, tries=F("tries") - 1
+        claimed_until=None, tries=F("tries") - 1, retry_due_at=timezone.now()
     )
 
 

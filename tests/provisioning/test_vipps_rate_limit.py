@@ -4,12 +4,16 @@ or waits for a new reservation."""
 
 from __future__ import annotations
 
+import datetime
 import types
 
 import pytest
+from django.conf import settings
+from django.utils import timezone
 
 from issuer_portal.core.rate_limit import take_slot_now
 from provisioning import services, upstream_call
+from provisioning.lifecycle import sweep_attempts
 from provisioning.models import ProvisioningAttempt
 from tests.factories import CardFactory
 
@@ -55,6 +59,12 @@ def test_a_late_call_into_a_full_second_is_not_made_and_costs_no_try(vipps_sandb
     assert vipps_sandbox.seen == []
     attempt.refresh_from_db()
     assert (attempt.state, attempt.tries, attempt.claimed_until) == ("requested", 0, None)
+    # Its retry is due now, so the sweeper leaves it to that task, however old the attempt.
+    ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+        created_at=timezone.now()
+        - datetime.timedelta(seconds=settings.PROVISIONING_LOST_AFTER_SECONDS + 5)
+    )
+    assert sweep_attempts()["requeued"] == 0
     # The next try claims it as usual.
     clock.value += 1
     assert services.try_upstream_call(attempt.pk, slot=SECOND + 1) == services.TryOutcome.LINK_READY
