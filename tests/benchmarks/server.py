@@ -286,12 +286,18 @@ def _warm_list(
             "rounds": figures,
         }
     bare, warm = results["bare page (baseline)"], results["card list, warm"]
-    ratios = [
+    pairs = list(zip(runs["card list, warm"], runs["bare page (baseline)"], strict=True))
+    ratios = [w["rps"] / b["rps"] for w, b in pairs]
+    # A round in which the kernel gave every connection to one worker (after the retries of
+    # _balanced_wrk) measured one core, not the page: it is shown but left out of the ratio.
+    balanced = [
         w["rps"] / b["rps"]
-        for w, b in zip(runs["card list, warm"], runs["bare page (baseline)"], strict=True)
+        for w, b in pairs
+        if min(w["smaller_worker_share"], b["smaller_worker_share"]) >= 0.25
     ]
+    warm["rounds_on_one_worker (left out of the ratio)"] = len(pairs) - len(balanced)
     goals = {
-        "warm card list rps / bare rps >= 0.75": round(warm["rps"] / bare["rps"], 2),
+        "warm card list rps / bare rps >= 0.75": round(median(balanced or ratios), 2),
         "warm card list p99 / bare p99 <= 2.0": round(warm["p99_ms"] / bare["p99_ms"], 2),
         "warm card list DB writes per GET (the session expiry, once a minute)": warm[
             "db_writes_per_request"
