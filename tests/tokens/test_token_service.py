@@ -419,3 +419,24 @@ def test_sandbox_tokens_command(alice):
     call_command("sandbox_tokens", "remove", str(card.public_id), stdout=io.StringIO())
     assert not SimulatedToken.objects.exists()
     assert wallet_states_for_cards([card])[card.pk].status == "not_added"
+
+
+def test_the_simulators_own_read_is_part_of_its_latency(alice, settings, monkeypatch):
+    """A real token service has no read of our database before its lookups go out; the
+    simulator's read of a batch's tokens is counted inside TOKEN_SIMULATOR_LATENCY_MS, not on
+    top of it (where it would be charged to the card list)."""
+    from tokens.adapters import simulator
+
+    settings.TOKEN_SIMULATOR_LATENCY_MS = 50
+    waits: list[float] = []
+    monkeypatch.setattr(simulator.time, "sleep", waits.append)
+    adapter = simulator.SimulatorAdapter()
+    card = alice.cards.get(last4="1111")
+    add_simulated_token(card=card, trid=VISA_VIPPS)
+    batch = adapter.prepare([card])
+    batch.read_seconds = 0.004
+    assert [t.trid for t in adapter.tokens_for_card(card, batch)] == [VISA_VIPPS]
+    assert waits == [pytest.approx(0.046)]
+    batch.read_seconds = 0.08  # a read longer than the latency: no wait at all
+    adapter.tokens_for_card(card, batch)
+    assert waits == [pytest.approx(0.046)]
