@@ -5,8 +5,9 @@ on (against the pinned CA bundle when one is configured), an optional client cer
 mutual TLS, connect and read timeouts, pooled keep-alive connections per process (per process by
 design: a TLS connection cannot be handed between processes or replicas; each process keeps up
 to OUTBOUND_POOL_SIZE per upstream host, and the Vipps rate limit is counted in Redis, across
-every process). requests' habit
-of letting REQUESTS_CA_BUNDLE from the environment override ``verify`` cannot happen here.
+every process). New connections resume the TLS session of an earlier one to the same host.
+requests' habit of letting REQUESTS_CA_BUNDLE from the environment override ``verify`` cannot
+happen here.
 
 Low-level failures become one typed error, OutboundError, with ``permanent`` telling callers
 whether a retry can help. Request bodies (which may carry a PAN) never appear in its messages.
@@ -24,6 +25,8 @@ from typing import Any
 
 import certifi
 import urllib3
+import urllib3.connection
+import urllib3.response
 from urllib3.exceptions import (
     HTTPError,
     MaxRetryError,
@@ -97,9 +100,63 @@ class Response:
             ) from None
 
 
+class _ResumingContext(ssl.SSLContext):
+    """A client SSLContext that offers each new connection the TLS session of an earlier one to
+    the same server (session resumption). A resumed handshake skips the certificates, their
+    signatures and the chain checks on both sides: a crowd that opens many connections at once
+    (after a quiet spell, or in a fresh process) costs 3-4 ms of CPU less per connection on each
+    side. Only sessions of this context are offered: the same trust, the same client
+    certificate, which the server authenticated when the session began."""
+
+    def remember_session(self, server_hostname: str, session: ssl.SSLSession | None) -> None:
+        if session is not None:
+            self._sessions()[server_hostname] = session
+
+    def _sessions(self) -> dict[str, ssl.SSLSession]:
+        # SSLContext is built by __new__ (no __init__ to extend).
+        return self.__dict__.setdefault("sessions_by_host", {})
+
+    def wrap_socket(  # type: ignore[override]
+        self,
+        sock: Any,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | None = None,
+        session: ssl.SSLSession | None = None,
+    ) -> ssl.SSLSocket:
+        if session is None and not server_side and server_hostname:
+            session = self._sessions().get(server_hostname)
+        return super().wrap_socket(
+            sock,
+            server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname,
+            session=session,
+        )
+
+
+class _ResumingConnection(urllib3.connection.HTTPSConnection):
+    def getresponse(self, *args: Any, **kwargs: Any) -> urllib3.response.BaseHTTPResponse:
+        response = super().getresponse(*args, **kwargs)
+        # With TLS 1.3 the server sends its session ticket after the handshake; it has been read
+        # with the response. Taken here, in the thread that owns the connection.
+        if isinstance(self.ssl_context, _ResumingContext) and isinstance(self.sock, ssl.SSLSocket):
+            self.ssl_context.remember_session(self.host, self.sock.session)
+        return response
+
+
+class _ResumingPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _ResumingConnection
+
+
 def build_ssl_context(config: TlsClientConfig) -> ssl.SSLContext:
-    """Verification on, TLS 1.2+, the pinned CA (or the public ones), the client certificate."""
-    context = ssl.create_default_context(cafile=config.ca_bundle or certifi.where())
+    """Verification on, TLS 1.2+, the pinned CA (or the public ones), the client certificate;
+    sessions resumed (_ResumingContext)."""
+    # What ssl.create_default_context(cafile=...) sets up, in a context that resumes sessions.
+    context = _ResumingContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.load_verify_locations(cafile=config.ca_bundle or certifi.where())
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
@@ -135,6 +192,10 @@ def _pool_for(config: TlsClientConfig) -> urllib3.PoolManager:
                     ssl_context=context,
                     retries=False,
                 )
+                pool.pool_classes_by_scheme = {
+                    **pool.pool_classes_by_scheme,
+                    "https": _ResumingPool,
+                }
                 _pools[key] = pool
     return pool
 

@@ -47,6 +47,7 @@ class SeenRequest:
     system_name: str
     status: int
     received_at: float = 0.0  # time.time() when the request arrived
+    resumed_session: bool = False  # its connection resumed an earlier TLS session
 
 
 @dataclass
@@ -88,6 +89,7 @@ class VippsSandbox:
                         system_name=self.headers.get("Vipps-System-Name", ""),
                         status=status,
                         received_at=received_at,
+                        resumed_session=self.connection.session_reused,
                     )
                 )
                 try:

@@ -38,6 +38,23 @@ def test_vipps_call_new_mtls_handshake_each_time(benchmark, vipps_sandbox, card)
     assert vipps_sandbox.connections > 1
 
 
+def test_vipps_call_new_mtls_connection_resuming_the_session(benchmark, vipps_sandbox, card):
+    """A new connection after the pooled ones closed (Vipps closes idle ones): it resumes the
+    process's TLS session instead of a full handshake."""
+    from issuer_portal.core import outbound
+
+    request = request_for(card)
+    vipps.initiate_provisioning(request, correlation_id=uuid.uuid4())  # the session to resume
+
+    def new_connection_call():
+        for manager in outbound._pools.values():
+            manager.clear()
+        return vipps.initiate_provisioning(request, correlation_id=uuid.uuid4())
+
+    benchmark(new_connection_call)
+    assert all(seen.resumed_session for seen in vipps_sandbox.seen[1:])
+
+
 def test_jwe_encryption_4096_bit_key(benchmark, vipps_sandbox, card):
     from provisioning.jwe import encrypt_card_data
     from provisioning.keys import current_jwe_key

@@ -39,6 +39,24 @@ def test_success_headers_and_connection_reuse(vipps_sandbox, card):
     assert vipps_sandbox.connections == 1
 
 
+def test_new_connections_resume_the_tls_session_of_an_earlier_one(vipps_sandbox, card):
+    """Mutual TLS costs a full handshake once per process: a new connection (a crowd's, or one
+    after the pooled ones closed) resumes that session, and still reaches Vipps as us."""
+    from issuer_portal.core import outbound
+
+    first = vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
+    for manager in outbound._pools.values():
+        manager.clear()  # its connections close; the context keeps the session
+    second = vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
+    assert first.call.outcome == second.call.outcome == "success"
+    assert vipps_sandbox.connections == 2
+    assert [s.resumed_session for s in vipps_sandbox.seen] == [False, True]
+    # A new configuration (another certificate, another trust) starts without sessions.
+    reset_pools()
+    vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
+    assert vipps_sandbox.seen[-1].resumed_session is False
+
+
 @pytest.mark.parametrize(
     ("fault", "code", "permanent", "configuration"),
     [
