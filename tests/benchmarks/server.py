@@ -654,7 +654,7 @@ def main() -> None:
     parser.add_argument("command", nargs="?", default="run", choices=["run", "compare"])
     parser.add_argument("files", nargs="*", type=Path)
     parser.add_argument("--seconds", type=float, default=5)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", type=Path)
     parser.add_argument(
         "--only", default=",".join(PARTS), help=f"some of {','.join(PARTS)} (default: all)"
