@@ -103,18 +103,20 @@ class Response:
 class _ResumingContext(ssl.SSLContext):
     """A client SSLContext that offers each new connection the TLS session of an earlier one to
     the same server (session resumption). A resumed handshake skips the certificates, their
-    signatures and the chain checks on both sides: a crowd that opens many connections at once
-    (after a quiet spell, or in a fresh process) costs 3-4 ms of CPU less per connection on each
-    side. Only sessions of this context are offered: the same trust, the same client
-    certificate, which the server authenticated when the session began."""
+    signatures and the chain checks on both sides, which counts when a crowd opens many
+    connections at once after the pooled ones were closed for being idle (in-process, a call on
+    a new connection: 8.3 ms resumed, 10.8 ms with a full handshake, 6.1 ms on a kept one). A
+    process's first connections have nothing to resume. Only sessions of this context are
+    offered: the same trust, the same client certificate, which the server authenticated when
+    the session began."""
+
+    def __init__(self, protocol: int) -> None:
+        # SSLContext is made by __new__; there is no __init__ of its own to call.
+        self.sessions_by_host: dict[str, ssl.SSLSession] = {}
 
     def remember_session(self, server_hostname: str, session: ssl.SSLSession | None) -> None:
         if session is not None:
-            self._sessions()[server_hostname] = session
-
-    def _sessions(self) -> dict[str, ssl.SSLSession]:
-        # SSLContext is built by __new__ (no __init__ to extend).
-        return self.__dict__.setdefault("sessions_by_host", {})
+            self.sessions_by_host[server_hostname] = session
 
     def wrap_socket(  # type: ignore[override]
         self,
@@ -126,7 +128,7 @@ class _ResumingContext(ssl.SSLContext):
         session: ssl.SSLSession | None = None,
     ) -> ssl.SSLSocket:
         if session is None and not server_side and server_hostname:
-            session = self._sessions().get(server_hostname)
+            session = self.sessions_by_host.get(server_hostname)
         return super().wrap_socket(
             sock,
             server_side=server_side,
