@@ -17,7 +17,12 @@ from issuer_portal.core.audit import record_audit
 from issuer_portal.core.db import give_back_connection_while_waiting
 from issuer_portal.core.metrics import VIPPS_LATENCY
 from issuer_portal.core.observability import correlation
-from issuer_portal.core.rate_limit import reserve_slot, take_slot_if_room, take_slot_now
+from issuer_portal.core.rate_limit import (
+    call_second,
+    reserve_slot,
+    take_slot_if_room,
+    take_slot_now,
+)
 from provisioning import vipps
 from provisioning.jwe import encrypt_card_data
 from provisioning.keys import JweKeyError, current_jwe_key
@@ -135,20 +140,11 @@ def _claim_and_try(
 VIPPS_RATE = "vipps"
 
 
-# A call that starts closer than this to the end of its second may reach Vipps in the next.
-SLOT_END_MARGIN = 0.1
-
-
 def wait_for_vipps_slot(*, now: float | None = None) -> float:
     """Reserve a place for a background call to Vipps under VIPPS_RATE_LIMIT_PER_SECOND; returns
-    the seconds to wait before calling (0.0: now), counted from ``now``. Near a second's end
-    the places of the next second are the first on offer."""
+    the seconds to wait before calling (0.0: now), counted from ``now``."""
     limit = settings.VIPPS_RATE_LIMIT_PER_SECOND
-    if not limit:
-        return 0.0
-    now = time.time() if now is None else now
-    start = now if now - int(now) <= 1 - SLOT_END_MARGIN else float(int(now) + 1)
-    return start - now + reserve_slot(VIPPS_RATE, limit, now=start)
+    return reserve_slot(VIPPS_RATE, limit, now=now) if limit else 0.0
 
 
 def _in_a_second_with_room(slot: int | None) -> bool:
@@ -160,9 +156,7 @@ def _in_a_second_with_room(slot: int | None) -> bool:
     if slot is None or not limit:
         return True
     now = time.time()
-    if now - int(now) > 1 - SLOT_END_MARGIN:
-        return False  # too near the end of any second to be sure which one it lands in
-    return int(now) == slot or take_slot_if_room(VIPPS_RATE, limit, now=now)
+    return call_second(now) == slot or take_slot_if_room(VIPPS_RATE, limit, now=now)
 
 
 def _give_back_claim(attempt: ProvisioningAttempt) -> None:

@@ -202,6 +202,14 @@ def _pool_for(config: TlsClientConfig) -> urllib3.PoolManager:
     return pool
 
 
+def close_pooled_connections() -> None:
+    """Close every pooled connection, as an upstream does with idle ones; the TLS sessions stay,
+    so the next connections resume them."""
+    with _pools_lock:
+        for pool in _pools.values():
+            pool.clear()
+
+
 def reset_pools() -> None:
     """Drop every pooled connection (tests, and after certificates change)."""
     with _pools_lock:

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.core.cache import cache
 
-from issuer_portal.core.outbound import reset_pools
+from issuer_portal.core.outbound import close_pooled_connections, reset_pools
 from provisioning import vipps
 from provisioning.models import ProvisioningAttempt
 from tests.factories import request_for
@@ -41,14 +41,11 @@ def test_vipps_call_new_mtls_handshake_each_time(benchmark, vipps_sandbox, card)
 def test_vipps_call_new_mtls_connection_resuming_the_session(benchmark, vipps_sandbox, card):
     """A new connection after the pooled ones closed (Vipps closes idle ones): it resumes the
     process's TLS session instead of a full handshake."""
-    from issuer_portal.core import outbound
-
     request = request_for(card)
     vipps.initiate_provisioning(request, correlation_id=uuid.uuid4())  # the session to resume
 
     def new_connection_call():
-        for manager in outbound._pools.values():
-            manager.clear()
+        close_pooled_connections()
         return vipps.initiate_provisioning(request, correlation_id=uuid.uuid4())
 
     benchmark(new_connection_call)

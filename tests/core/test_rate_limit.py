@@ -49,3 +49,9 @@ def test_a_place_now_only_while_the_second_has_room(name):
     assert take_slot_if_room(name, 2, now=now)
     assert not take_slot_if_room(name, 2, now=now)
     assert take_slot_if_room(name, 2, now=now + 1)
+
+
+def test_a_call_begun_in_a_seconds_last_tenth_counts_in_the_next(name):
+    now = 7_000_000.95  # it may arrive after 7_000_001.0
+    assert not take_slot_if_room(name, 5, now=now)
+    assert reserve_slot(name, 5, now=now) == pytest.approx(0.05)

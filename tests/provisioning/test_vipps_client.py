@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from issuer_portal.core.outbound import reset_pools
+from issuer_portal.core.outbound import close_pooled_connections, reset_pools
 from issuer_portal.core.pki import issue, make_ca
 from issuer_portal.core.sensitive import SensitiveValue
 from provisioning import vipps
@@ -42,11 +42,8 @@ def test_success_headers_and_connection_reuse(vipps_sandbox, card):
 def test_new_connections_resume_the_tls_session_of_an_earlier_one(vipps_sandbox, card):
     """Mutual TLS costs a full handshake once per process: a new connection (a crowd's, or one
     after the pooled ones closed) resumes that session, and still reaches Vipps as us."""
-    from issuer_portal.core import outbound
-
     first = vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
-    for manager in outbound._pools.values():
-        manager.clear()  # its connections close; the context keeps the session
+    close_pooled_connections()  # the context keeps the session
     second = vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
     assert first.call.outcome == second.call.outcome == "success"
     assert vipps_sandbox.connections == 2
