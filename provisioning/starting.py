@@ -3,19 +3,21 @@ offers the card list records for the funnel."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.cards.models import Card, Cardholder
 from issuer_portal.cards.selectors import cards_for_cardholder
-from issuer_portal.core.audit import record_audit
+from issuer_portal.core.audit import audit_entry
 from issuer_portal.core.counters import CacheUnavailable, count_in_window
+from issuer_portal.core.db import insert_of, write_together
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from provisioning.lifecycle import (
     _refusal_message,
@@ -31,27 +33,40 @@ from tokens.status import CardWalletState, NextAction, WalletStatus
 logger = logging.getLogger(__name__)
 
 
-def _consume_rate_limit(cardholder: Cardholder) -> None:
-    """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr). Called in
-    the new attempt's transaction, after its insert: a refusal rolls the attempt back."""
+def _consume_rate_limit(cardholder: Cardholder) -> str:
+    """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr). Called
+    before the new attempt is written; returns the counter's key, for ``_give_back`` when the
+    press turns out not to be a new attempt ("" when the database counted)."""
     window = settings.PROVISIONING_RATE_WINDOW_SECONDS
     now = int(timezone.now().timestamp())
+    key = f"provisioning-rate:{cardholder.public_id}:{now // window}"
     try:
-        used = count_in_window(f"provisioning-rate:{cardholder.public_id}:{now // window}", window)
+        used = count_in_window(key, window)
     except CacheUnavailable:
         # Without the shared cache, the database counts: this cardholder's attempts started in
-        # the last window, the new one included (a sliding window instead of the cache's fixed
-        # one).
+        # the last window, and the new one (a sliding window instead of the cache's fixed one).
+        key = ""
         since = timezone.now() - datetime.timedelta(seconds=window)
-        used = ProvisioningAttempt.objects.filter(
-            cardholder=cardholder, created_at__gte=since
-        ).count()
+        used = (
+            1
+            + ProvisioningAttempt.objects.filter(
+                cardholder=cardholder, created_at__gte=since
+            ).count()
+        )
     if used > settings.PROVISIONING_RATE_LIMIT:
         raise DomainError(
             ErrorCode.RATE_LIMITED,
             str(_("You have started many additions in a short time. Please wait a few minutes.")),
             retry_after=window - now % window,
         )
+    return key
+
+
+def _give_back(key: str) -> None:
+    """Uncount a press that was no new attempt (a double click, a race): only new ones count."""
+    if key:
+        with contextlib.suppress(CacheUnavailable, ValueError):
+            cache.decr(key)
 
 
 def _in_flight(card: Card, cardholder: Cardholder) -> ProvisioningAttempt | None:
@@ -86,7 +101,7 @@ def start_provisioning(
         cancel_in_flight_attempts(card)
         raise DomainError(ErrorCode.NOT_ELIGIBLE, _refusal_message(card, code))
     # Usually from the cache the card list filled; it may ask the token service, so it comes
-    # before the transaction.
+    # before anything is written.
     state = wallet_state_for_card(card)
     if state.status == WalletStatus.UNKNOWN or state.next_action != NextAction.PUSH_PROVISION:
         # Not offered now; an attempt already in flight (pressed while it was) still counts.
@@ -105,21 +120,19 @@ def start_provisioning(
         raise DomainError(ErrorCode.NOT_ELIGIBLE, state.reason_text or _not_offered_message(state))
     # The insert itself settles double clicks and races: the database keeps one attempt in
     # flight per card (a partial unique index), so no lock and no look-up come first.
-    try:
-        attempt = _create_attempt(cardholder, card, channel, app_return_url)
-    except IntegrityError:
+    attempt = _create_attempt(cardholder, card, channel, app_return_url)
+    if attempt is None:
         existing = _in_flight(card, cardholder)
         if _fresh(existing):
             return existing
         if existing is not None:
             expire_attempt(existing)  # too old to reuse: it makes way for a new one
-        try:
-            attempt = _create_attempt(cardholder, card, channel, app_return_url)
-        except IntegrityError:
+        attempt = _create_attempt(cardholder, card, channel, app_return_url)
+        if attempt is None:
             # Another press took the freed place first: reuse its attempt.
             existing = _in_flight(card, cardholder)
             if existing is None:
-                raise
+                raise IntegrityError("no attempt could be written, and none is in flight")
             return existing
     logger.info(
         "provisioning attempt %s started for card %s (correlation %s)",
@@ -132,30 +145,40 @@ def start_provisioning(
 
 def _create_attempt(
     cardholder: Cardholder, card: Card, channel: str, app_return_url: str
-) -> ProvisioningAttempt:
-    """Insert the attempt with its audit entry in one commit; raises IntegrityError when the
-    card already has one in flight, DomainError(rate_limited) after rolling it back."""
-    with transaction.atomic():
-        # Created claimed for the caller's first try (one commit fewer while the cardholder
-        # waits); a caller that dies before trying leaves a claim the sweeper hands on.
-        attempt = ProvisioningAttempt.objects.create(
-            card=card,
-            cardholder=cardholder,
-            channel=channel if channel in Channel.values else Channel.WEB,
-            app_return_url=app_return_url,
-            tries=1,
-            claimed_until=timezone.now() + datetime.timedelta(seconds=claim_lease_seconds()),
-        )
-        # Counted only for an attempt that is really new (not a double click's).
-        _consume_rate_limit(cardholder)
-        attempt.claimed_by_caller = True
-        # In the attempt's transaction: no attempt without its audit entry, one commit.
-        record_audit(
-            "provisioning.initiated",
-            obj=attempt,
-            correlation=str(attempt.correlation_id),
-            details={"card": str(card.public_id), "channel": attempt.channel},
-        )
+) -> ProvisioningAttempt | None:
+    """Write the attempt with its audit entry (one statement, one commit); None when the card
+    already has one in flight (the caller reuses it). DomainError(rate_limited) before anything
+    is written."""
+    try:
+        counted = _consume_rate_limit(cardholder)
+    except DomainError:
+        # At the limit, pressing again for a card already in flight is not a new attempt.
+        if ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES).exists():
+            return None
+        raise
+    # Created claimed for the caller's first try (one write fewer while the cardholder waits);
+    # a caller that dies before trying leaves a claim the sweeper hands on.
+    attempt = ProvisioningAttempt(
+        card=card,
+        cardholder=cardholder,
+        channel=channel if channel in Channel.values else Channel.WEB,
+        app_return_url=app_return_url,
+        tries=1,
+        claimed_until=timezone.now() + datetime.timedelta(seconds=claim_lease_seconds()),
+    )
+    entry = audit_entry(
+        "provisioning.initiated",
+        obj=attempt,
+        correlation=str(attempt.correlation_id),
+        details={"card": str(card.public_id), "channel": attempt.channel},
+    )
+    try:
+        # No attempt without its audit entry; the database keeps one attempt in flight per card.
+        write_together(attempt=insert_of(attempt), audit=insert_of(entry))
+    except IntegrityError:
+        _give_back(counted)
+        return None
+    attempt.claimed_by_caller = True
     return attempt
 
 

@@ -13,8 +13,13 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from issuer_portal.core.audit import record_audit
-from issuer_portal.core.db import give_back_connection_while_waiting
+from issuer_portal.core.audit import audit_entry
+from issuer_portal.core.db import (
+    give_back_connection_while_waiting,
+    insert_of,
+    update_of,
+    write_together,
+)
 from issuer_portal.core.metrics import VIPPS_LATENCY
 from issuer_portal.core.observability import correlation
 from issuer_portal.core.rate_limit import (
@@ -70,20 +75,20 @@ def _claim(attempt_id: int) -> bool:
     return claimed == 1
 
 
-def _record_call(attempt: ProvisioningAttempt, call: vipps.CallRecord | None) -> None:
-    if call is not None and call.duration_ms is not None:
+def _call_row(attempt: ProvisioningAttempt, call: vipps.CallRecord) -> UpstreamCall:
+    """The record of a call, not yet saved (and its latency in the metrics)."""
+    if call.duration_ms is not None:
         VIPPS_LATENCY.labels(call.outcome).observe(call.duration_ms / 1000)
-    if call is not None:
-        UpstreamCall.objects.create(
-            attempt=attempt,
-            started_at=timezone.now() - datetime.timedelta(milliseconds=call.duration_ms or 0),
-            trace_id=call.trace_id,
-            status_code=call.status_code,
-            error_code=call.error_code,
-            duration_ms=call.duration_ms,
-            outcome=call.outcome,
-            details=list(call.details),
-        )
+    return UpstreamCall(
+        attempt=attempt,
+        started_at=timezone.now() - datetime.timedelta(milliseconds=call.duration_ms or 0),
+        trace_id=call.trace_id,
+        status_code=call.status_code,
+        error_code=call.error_code,
+        duration_ms=call.duration_ms,
+        outcome=call.outcome,
+        details=list(call.details),
+    )
 
 
 def _request_for(attempt: ProvisioningAttempt) -> vipps.ProvisioningRequest:
@@ -209,12 +214,12 @@ def _try_claimed(
     except vipps.VippsError as error:
         with transaction.atomic():  # the call and what it did to the attempt: one commit
             return _record_failed_call(attempt, error)
-    with transaction.atomic():  # the call, the link and its audit entry: one commit
-        return _record_link(attempt, result)
+    return _record_link(attempt, result)
 
 
 def _record_failed_call(attempt: ProvisioningAttempt, error: vipps.VippsError) -> TryOutcome:
-    _record_call(attempt, error.call)
+    if error.call is not None:
+        _call_row(attempt, error.call).save(force_insert=True)
     log = logger.error if error.configuration else logger.warning
     log(
         "provisioning attempt %s: %s (code %s, %s, correlation %s)",
@@ -234,7 +239,9 @@ def _record_failed_call(attempt: ProvisioningAttempt, error: vipps.VippsError) -
 
 
 def _record_link(attempt: ProvisioningAttempt, result: vipps.VippsSuccess) -> TryOutcome:
-    _record_call(attempt, result.call)
+    """The call, the link and its audit entry: all or none, in one statement while the
+    cardholder waits (core.db.write_together). The link is issued only to an attempt still
+    requested (one cancelled meanwhile keeps its state; the call is recorded all the same)."""
     link = {
         "state": AttemptState.LINK_READY,
         "universal_link": result.universal_link,
@@ -242,18 +249,23 @@ def _record_link(attempt: ProvisioningAttempt, result: vipps.VippsSuccess) -> Tr
         "claimed_until": None,
         "error_code": "",
     }
-    issued = ProvisioningAttempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED).update(
-        **link
+    entry = audit_entry(
+        "provisioning.link_issued",
+        obj=attempt,
+        correlation=str(attempt.correlation_id),
+        details={"trace_id": str(result.call.trace_id)},
     )
-    if issued:
+    written = write_together(
+        call=insert_of(_call_row(attempt, result.call)),
+        link=update_of(
+            ProvisioningAttempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED),
+            **link,
+        ),
+        audit=insert_of(entry, only_if="link"),
+    )
+    if written["link"]:
         for name, value in link.items():
             setattr(attempt, name, value)
-        record_audit(
-            "provisioning.link_issued",
-            obj=attempt,
-            correlation=str(attempt.correlation_id),
-            details={"trace_id": str(result.call.trace_id)},
-        )
     logger.info("provisioning attempt %s: link ready", attempt.public_id)
     return TryOutcome.LINK_READY
 

@@ -38,7 +38,15 @@ class AuditContextMiddleware:
             _current_request.reset(token)
 
 
-def record_audit(
+def record_audit(action: str, **fields: Any) -> AuditEntry:
+    """Append one entry (``fields`` as for ``audit_entry``). Never raises for bad details: they
+    are masked and made JSON-safe."""
+    entry = audit_entry(action, **fields)
+    entry.save(force_insert=True)
+    return entry
+
+
+def audit_entry(
     action: str,
     *,
     outcome: str = "success",
@@ -50,7 +58,8 @@ def record_audit(
     actor: Any = None,
     request: HttpRequest | None = None,
 ) -> AuditEntry:
-    """Append one entry. Never raises for bad details: they are masked and made JSON-safe."""
+    """The entry ``record_audit`` would append, not yet saved: for a caller that writes it
+    together with the change it records (core.db.write_together)."""
     request = request or _current_request.get()
     user = actor
     if user is None and request is not None:
@@ -62,7 +71,7 @@ def record_audit(
     safe_details = json.loads(mask_card_data(json.dumps(details or {}, default=str)))
     # A machine client (the card management system) is named but is no account.
     account = user if getattr(user, "pk", None) is not None else None
-    return AuditEntry.objects.create(
+    return AuditEntry(
         actor=account,
         actor_label=user.get_username() if user is not None else "system",
         action=action,

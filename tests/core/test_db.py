@@ -1,13 +1,17 @@
-"""Long iterations read the table in keyset pages: flat memory, no cursor held open."""
+"""Long iterations read the table in keyset pages: flat memory, no cursor held open. Writes
+that belong together go as one statement on PostgreSQL, all or none everywhere."""
 
 from __future__ import annotations
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from issuer_portal.cards.models import Card
-from issuer_portal.core.db import in_pk_chunks
+from issuer_portal.core.audit import audit_entry
+from issuer_portal.core.db import in_pk_chunks, insert_of, update_of, write_together
+from issuer_portal.core.models import AuditEntry
+from provisioning.models import AttemptState, ProvisioningAttempt
 from tests.factories import CardFactory
 
 
@@ -27,3 +31,73 @@ def test_a_filtered_queryset_keeps_its_filter():
     CardFactory.create_batch(3)
     chosen = Card.objects.filter(pk__in=[card.pk for card in keep])
     assert [card.pk for card in in_pk_chunks(chosen, 2)] == sorted(card.pk for card in keep)
+
+
+def _attempt_for(card: Card, **fields) -> ProvisioningAttempt:
+    return ProvisioningAttempt(card=card, cardholder=card.cardholder, channel="web", **fields)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writes_together_get_their_keys_and_their_defaults():
+    card = CardFactory()
+    attempt = _attempt_for(card)
+    entry = audit_entry("provisioning.initiated", obj=attempt, details={"channel": "web"})
+    with CaptureQueriesContext(connection) as queries:
+        written = write_together(attempt=insert_of(attempt), audit=insert_of(entry))
+    assert written == {"attempt": 1, "audit": 1}
+    assert attempt.pk is not None and entry.pk is not None and not attempt._state.adding
+    stored = ProvisioningAttempt.objects.get(pk=attempt.pk)
+    assert stored.public_id == attempt.public_id and stored.created_at is not None
+    assert stored.created_at == attempt.created_at  # auto_now_add applied as save() would
+    assert AuditEntry.objects.get(pk=entry.pk).object_id == str(attempt.public_id)
+    if connection.vendor == "postgresql":
+        assert [q["sql"].split()[0] for q in queries] == ["WITH"]  # one round trip, no BEGIN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_write_leaves_none_of_them():
+    card = CardFactory()
+    first = _attempt_for(card)
+    write_together(attempt=insert_of(first))
+    second = _attempt_for(card)  # a second attempt in flight for the card: refused
+    entry = audit_entry("provisioning.initiated", obj=second)
+    with pytest.raises(IntegrityError):
+        write_together(audit=insert_of(entry), attempt=insert_of(second))
+    assert ProvisioningAttempt.objects.count() == 1
+    assert not AuditEntry.objects.filter(object_id=str(second.public_id)).exists()
+
+
+@pytest.mark.django_db
+def test_inside_a_transaction_a_failed_write_leaves_it_usable():
+    card = CardFactory()
+    with transaction.atomic():
+        write_together(attempt=insert_of(_attempt_for(card)))
+        with pytest.raises(IntegrityError):
+            write_together(attempt=insert_of(_attempt_for(card)))
+        assert ProvisioningAttempt.objects.filter(card=card).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_write_made_only_if_an_earlier_one_wrote():
+    card = CardFactory()
+    attempt = _attempt_for(card)
+    write_together(attempt=insert_of(attempt))
+    requested = ProvisioningAttempt.objects.filter(pk=attempt.pk, state=AttemptState.REQUESTED)
+
+    def issue() -> dict[str, int]:
+        entry = audit_entry("provisioning.link_issued", obj=attempt)
+        return write_together(
+            link=update_of(requested, state=AttemptState.LINK_READY, universal_link="https://x/"),
+            audit=insert_of(entry, only_if="link"),
+        )
+
+    assert issue() == {"link": 1, "audit": 1}
+    assert issue() == {"link": 0, "audit": 0}  # no longer requested: no second entry
+    assert AuditEntry.objects.filter(action="provisioning.link_issued").count() == 1
+    assert ProvisioningAttempt.objects.get().universal_link == "https://x/"
+
+
+def test_a_write_can_only_wait_on_an_earlier_one():
+    entry = audit_entry("provisioning.link_issued")
+    with pytest.raises(ValueError, match="not an earlier write"):
+        write_together(audit=insert_of(entry, only_if="link"))
