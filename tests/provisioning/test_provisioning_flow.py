@@ -196,6 +196,21 @@ def test_a_double_click_is_not_counted_against_the_rate_limit(
     assert ProvisioningAttempt.objects.count() == 1 and len(vipps_sandbox.seen) == 1
 
 
+def test_a_double_click_below_the_limit_gives_its_count_back(
+    client, alice, visa, vipps_sandbox, settings
+):
+    """The limit is counted before the attempt is written; a press that finds the card's
+    attempt already in flight (the insert refused) is no new attempt and is uncounted."""
+    settings.PROVISIONING_RATE_LIMIT = 2
+    client.force_login(alice.user)
+    first = provision(client, visa)
+    again = provision(client, visa)
+    assert again.status_code == 303 and again["Location"] == first["Location"]
+    other = provision(client, alice.cards.exclude(pk=visa.pk).first())
+    assert other.status_code == 303  # the second new attempt, within the limit of 2
+    assert ProvisioningAttempt.objects.count() == 2 and len(vipps_sandbox.seen) == 2
+
+
 def test_an_attempt_in_flight_too_long_makes_way_for_a_new_one(
     client, alice, visa, vipps_sandbox, settings
 ):
