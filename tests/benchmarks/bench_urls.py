@@ -5,14 +5,14 @@ middleware and the same server, with no wallet state, offers or layout of the po
 /bench/bare-add/<card>/ is a bare DRF view that does the JWE encryption of "Add" for the
 signed-in cardholder's card and answers with a redirect: "Add" without Vipps and bookkeeping.
 /bench/bare-add-with-records/<card>/ is that view plus the durable writes "Add" makes around
-its Vipps call, as plain ORM calls: what no "Add" that keeps its records can do without.
+its Vipps call, written the way "Add" writes them (two statements on PostgreSQL): what no
+"Add" that keeps its records can do without.
 """
 
 import datetime
 import uuid
 
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template import engines
 from django.urls import path
@@ -23,7 +23,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from issuer_portal.cards.models import Card
-from issuer_portal.core.audit import record_audit
+from issuer_portal.core.audit import audit_entry
+from issuer_portal.core.db import insert_of, update_of, write_together
 from issuer_portal.urls import handler404, handler500
 from issuer_portal.urls import urlpatterns as portal_patterns
 from provisioning.jwe import encrypt_card_data
@@ -56,8 +57,8 @@ class BareAdd(APIView):
 
 
 class BareAddWithRecords(APIView):
-    """BareAdd, plus the attempt and its audit entry in one commit before the (here absent)
-    Vipps call and the call record, the link and its audit entry in another after it. No
+    """BareAdd, plus the attempt and its audit entry written together before the (here absent)
+    Vipps call, and the call record, the link and its audit entry together after it. No
     eligibility, rate limits, claims, wallet state or logging."""
 
     authentication_classes = [SessionAuthentication]
@@ -68,29 +69,31 @@ class BareAddWithRecords(APIView):
             public_id=card_id, cardholder__user=request.user
         )
         encrypt_card_data(pan=card.pan, expiry=card.expiry, key=current_jwe_key())
-        with transaction.atomic():
-            attempt = ProvisioningAttempt.objects.create(
-                card=card,
-                cardholder=card.cardholder,
-                tries=1,
-                claimed_until=timezone.now() + datetime.timedelta(seconds=30),
-            )
-            record_audit("provisioning.initiated", obj=attempt, details={"channel": "web"})
+        attempt = ProvisioningAttempt(
+            card=card,
+            cardholder=card.cardholder,
+            tries=1,
+            claimed_until=timezone.now() + datetime.timedelta(seconds=30),
+        )
+        entry = audit_entry("provisioning.initiated", obj=attempt, details={"channel": "web"})
+        write_together(attempt=insert_of(attempt), audit=insert_of(entry))
         link = "https://127.0.0.1/sandbox/vipps/"
-        with transaction.atomic():
-            trace_id = uuid.uuid4()
-            UpstreamCall.objects.create(
-                attempt=attempt, trace_id=trace_id, status_code=200, outcome="success"
-            )
-            ProvisioningAttempt.objects.filter(pk=attempt.pk).update(
+        trace_id = uuid.uuid4()
+        call = UpstreamCall(attempt=attempt, trace_id=trace_id, status_code=200, outcome="success")
+        entry = audit_entry(
+            "provisioning.link_issued", obj=attempt, details={"trace_id": str(trace_id)}
+        )
+        write_together(
+            call=insert_of(call),
+            link=update_of(
+                ProvisioningAttempt.objects.filter(pk=attempt.pk),
                 state=AttemptState.LINK_READY,
                 universal_link=link,
                 link_ready_at=timezone.now(),
                 claimed_until=None,
-            )
-            record_audit(
-                "provisioning.link_issued", obj=attempt, details={"trace_id": str(trace_id)}
-            )
+            ),
+            audit=insert_of(entry, only_if="link"),
+        )
         return HttpResponseRedirect(link, status=303)
 
 
