@@ -183,32 +183,26 @@ def test_double_clicks_reuse_the_attempt_with_one_upstream_call(client, alice, v
     assert len(vipps_sandbox.seen) == 1
 
 
+@pytest.mark.parametrize(
+    ("limit", "next_card", "attempts"),
+    [
+        (1, 429, 1),  # the second new attempt, not the double click, is refused
+        (2, 303, 2),  # the double click (its insert refused) gave its count back
+    ],
+)
 def test_a_double_click_is_not_counted_against_the_rate_limit(
-    client, alice, visa, vipps_sandbox, settings
-):
-    settings.PROVISIONING_RATE_LIMIT = 1
-    client.force_login(alice.user)
-    first = provision(client, visa)
-    again = provision(client, visa)
-    assert again.status_code == 303 and again["Location"] == first["Location"]
-    other = provision(client, alice.cards.exclude(pk=visa.pk).first())
-    assert other.status_code == 429  # the second new attempt, not the double click, is refused
-    assert ProvisioningAttempt.objects.count() == 1 and len(vipps_sandbox.seen) == 1
-
-
-def test_a_double_click_below_the_limit_gives_its_count_back(
-    client, alice, visa, vipps_sandbox, settings
+    client, alice, visa, vipps_sandbox, settings, limit, next_card, attempts
 ):
     """The limit is counted before the attempt is written; a press that finds the card's
-    attempt already in flight (the insert refused) is no new attempt and is uncounted."""
-    settings.PROVISIONING_RATE_LIMIT = 2
+    attempt in flight is no new attempt: at the limit it is not refused, below it is uncounted."""
+    settings.PROVISIONING_RATE_LIMIT = limit
     client.force_login(alice.user)
     first = provision(client, visa)
     again = provision(client, visa)
     assert again.status_code == 303 and again["Location"] == first["Location"]
     other = provision(client, alice.cards.exclude(pk=visa.pk).first())
-    assert other.status_code == 303  # the second new attempt, within the limit of 2
-    assert ProvisioningAttempt.objects.count() == 2 and len(vipps_sandbox.seen) == 2
+    assert other.status_code == next_card
+    assert ProvisioningAttempt.objects.count() == attempts == len(vipps_sandbox.seen)
 
 
 def test_an_attempt_in_flight_too_long_makes_way_for_a_new_one(
