@@ -47,12 +47,8 @@ def _consume_rate_limit(cardholder: Cardholder) -> str:
         # the last window, and the new one (a sliding window instead of the cache's fixed one).
         key = ""
         since = timezone.now() - datetime.timedelta(seconds=window)
-        used = (
-            1
-            + ProvisioningAttempt.objects.filter(
-                cardholder=cardholder, created_at__gte=since
-            ).count()
-        )
+        started = ProvisioningAttempt.objects.filter(cardholder=cardholder, created_at__gte=since)
+        used = started.count() + 1
     if used > settings.PROVISIONING_RATE_LIMIT:
         raise DomainError(
             ErrorCode.RATE_LIMITED,
@@ -146,9 +142,9 @@ def start_provisioning(
 def _create_attempt(
     cardholder: Cardholder, card: Card, channel: str, app_return_url: str
 ) -> ProvisioningAttempt | None:
-    """Write the attempt with its audit entry (one statement, one commit); None when the card
-    already has one in flight (the caller reuses it). DomainError(rate_limited) before anything
-    is written."""
+    """Write the attempt with its audit entry, all or none (core.db.write_together); None when
+    the card already has one in flight (the caller reuses it). DomainError(rate_limited) before
+    anything is written."""
     try:
         counted = _consume_rate_limit(cardholder)
     except DomainError:
