@@ -3,7 +3,6 @@ offers the card list records for the funnel."""
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
 
@@ -16,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from issuer_portal.cards.models import Card, Cardholder
 from issuer_portal.cards.selectors import cards_for_cardholder
 from issuer_portal.core.audit import audit_entry
-from issuer_portal.core.counters import CacheUnavailable, count_in_window
+from issuer_portal.core.counters import CacheUnavailable, count_in_window, uncount
 from issuer_portal.core.db import insert_of, write_together
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from provisioning.lifecycle import (
@@ -35,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 def _consume_rate_limit(cardholder: Cardholder) -> str:
     """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr). Called
-    before the new attempt is written; returns the counter's key, for ``_give_back`` when the
+    before the new attempt is written; returns the counter's key, for ``uncount`` when the
     press turns out not to be a new attempt ("" when the database counted)."""
     window = settings.PROVISIONING_RATE_WINDOW_SECONDS
     now = int(timezone.now().timestamp())
@@ -56,13 +55,6 @@ def _consume_rate_limit(cardholder: Cardholder) -> str:
             retry_after=window - now % window,
         )
     return key
-
-
-def _give_back(key: str) -> None:
-    """Uncount a press that was no new attempt (a double click, a race): only new ones count."""
-    if key:
-        with contextlib.suppress(CacheUnavailable, ValueError):
-            cache.decr(key)
 
 
 def _in_flight(card: Card, cardholder: Cardholder) -> ProvisioningAttempt | None:
@@ -172,7 +164,8 @@ def _create_attempt(
         # No attempt without its audit entry; the database keeps one attempt in flight per card.
         write_together(attempt=insert_of(attempt), audit=insert_of(entry))
     except IntegrityError:
-        _give_back(counted)
+        if counted:  # a double click or a race, not a new attempt: only new ones count
+            uncount(counted)
         return None
     attempt.claimed_by_caller = True
     return attempt

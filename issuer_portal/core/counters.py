@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.core.cache import cache
 
 from issuer_portal.core.cache import CacheUnavailable
 
-__all__ = ["CacheUnavailable", "count_if_reachable", "count_in_window", "current_count"]
+__all__ = [
+    "CacheUnavailable",
+    "count_if_reachable",
+    "count_in_window",
+    "current_count",
+    "uncount",
+]
 
 
 def count_in_window(key: str, seconds: int) -> int:
@@ -24,6 +32,13 @@ def count_in_window(key: str, seconds: int) -> int:
     except ValueError:  # expired (or evicted) between add and incr
         cache.add(key, 1, timeout=seconds)
         return 1
+
+
+def uncount(key: str) -> None:
+    """Take back one counted by ``count_in_window`` (a call that turned out not to count). Does
+    nothing when the key is gone or the shared cache cannot be reached."""
+    with contextlib.suppress(CacheUnavailable, ValueError):
+        cache.decr(key)
 
 
 def count_if_reachable(key: str, seconds: int) -> int | None:
