@@ -77,6 +77,10 @@ def _environment(state: Path, port: int, sandbox_port: int) -> dict[str, str]:
         # Many presses from one "cardholder" would meet the per-cardholder limit; each press here
         # is a different cardholder, so this only keeps the limit out of the way of reruns.
         "PROVISIONING_RATE_LIMIT": "1000",
+        # Every cardholder signs in when the run is seeded; on a slow machine the "Add" part
+        # starts more than the default five minutes later, and a press would ask to confirm
+        # who they are (a redirect, not an addition).
+        "STEP_UP_MAX_AGE_SECONDS": "3600",
         # The shipped server model, but one worker per core of this 2-core reference machine.
         "WEB_CONCURRENCY": "2",
     }
