@@ -32,7 +32,7 @@ from pathlib import Path
 
 from cryptography.fernet import Fernet
 
-from tests.benchmarks import bulk, load
+from tests.benchmarks import bulk, load, phases
 from tests.benchmarks.load import Browser, Server, median, percentile
 from tests.processes import free_port, gunicorn_command
 
@@ -46,6 +46,7 @@ VIPPS_SLOW_S = 0.3
 VIPPS_EDGE_S = 3.0  # VIPPS_INTERACTIVE_READ_TIMEOUT: the presses end on the waiting page
 SEQUENTIAL_PRESSES = 40  # at most CROWD: the bare view's presses come from a crowd's seed
 ADD_PATH = "/cards/{card}/provision/"
+PHASES_KEY = "phases"  # in the results while a run gathers them (--phases)
 
 
 def _environment(state: Path, port: int, sandbox_port: int) -> dict[str, str]:
@@ -442,7 +443,7 @@ def _add_under_slow_vipps(
         # The server's own time: presses one at a time, minus the time Vipps took for each,
         # each followed by a press of the bare view and one of the bare view with the records
         # (interleaved, so all see the same machine).
-        own, bare, recorded = [], [], []
+        own, bare, recorded, pressed = [], [], [], []
         connection = server.connect()
         for holder, other in zip(seed["sequential"], crowds.pop(0), strict=False):
             browser = server.sign_in(Browser(holder["session"], holder["card"]), connection)
@@ -455,6 +456,7 @@ def _add_under_slow_vipps(
                 raise RuntimeError(f"Add answered {status}")
             vipps_ms = _upstream_calls(env, [browser.card])[browser.card][2]
             own.append(total - vipps_ms)
+            pressed += [holder["card"], other["card"]]
             browser = server.sign_in(Browser(other["session"], other["card"]), connection)
             started = time.perf_counter()
             load.request(
@@ -481,6 +483,8 @@ def _add_under_slow_vipps(
         }
         overhead = median(own) / median(bare)
         goals["Add server overhead / bare DRF JWE view <= 1.5"] = round(overhead, 2)
+        if "BENCH_PHASES_DIR" in env:
+            results[PHASES_KEY] = phases.medians(state, pressed)
     finally:
         sandbox.stop()
 
@@ -546,7 +550,13 @@ def _bulk_work(env: dict[str, str], state: Path) -> tuple[dict, dict]:
 PARTS = ("warm", "cold", "add", "bulk")
 
 
-def run(seconds: float, rounds: int, output: Path | None, parts: tuple[str, ...] = PARTS) -> dict:
+def run(
+    seconds: float,
+    rounds: int,
+    output: Path | None,
+    parts: tuple[str, ...] = PARTS,
+    time_phases: bool = False,
+) -> dict:
     from issuer_portal.core.pki import issue, make_ca
 
     if not shutil.which("wrk"):
@@ -554,6 +564,8 @@ def run(seconds: float, rounds: int, output: Path | None, parts: tuple[str, ...]
     state = Path(tempfile.mkdtemp(prefix="bench-"))
     port = free_port()
     env = _environment(state, port, free_port())
+    if time_phases:
+        env["BENCH_PHASES_DIR"] = str(state)
     ca = make_ca("Bench CA")
     cert_path, key_path = issue(ca, "127.0.0.1", server=True).write(state, "server")
     ca_cert = ca.write(state, "ca")[0]
@@ -601,6 +613,8 @@ def run(seconds: float, rounds: int, output: Path | None, parts: tuple[str, ...]
         "results": results,
         "goals": goals,
     }
+    if time_phases:
+        report["phases"] = results.pop(PHASES_KEY, {})
     _print(report)
     errors = [
         line for line in (state / "server.log").read_text().splitlines() if '"exception"' in line
@@ -644,6 +658,15 @@ def _print(report: dict) -> None:
     print("Goals (figure, then goal):")
     for goal, figure in report["goals"].items():
         print(f"  {figure!s:>8}  {goal}")
+    if report.get("phases"):
+        kinds = list(report["phases"])
+        print("Where the server's time goes in the presses made one at a time, ms (medians,")
+        print("timed inside the workers; phases overlap; the goal figures above include timing):")
+        print(f"  {'':52}" + "".join(f"{kind[:14]:>15}" for kind in kinds))
+        labels = dict.fromkeys(label for kind in kinds for label in report["phases"][kind])
+        for label in labels:
+            row = "".join(f"{report['phases'][kind].get(label, '-')!s:>15}" for kind in kinds)
+            print(f"  {label[:52]:52}{row}")
 
 
 def compare(first: Path, second: Path) -> None:
@@ -661,6 +684,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--output", type=Path)
     parser.add_argument(
+        "--phases",
+        action="store_true",
+        help="time the phases of the presses inside the server (tests/benchmarks/phases.py)",
+    )
+    parser.add_argument(
         "--only", default=",".join(PARTS), help=f"some of {','.join(PARTS)} (default: all)"
     )
     args = parser.parse_args()
@@ -670,7 +698,7 @@ def main() -> None:
         parts = tuple(part for part in args.only.split(",") if part)
         if not set(parts) <= set(PARTS):
             parser.error(f"--only takes {','.join(PARTS)}")
-        run(args.seconds, args.rounds, args.output, parts)
+        run(args.seconds, args.rounds, args.output, parts, args.phases)
 
 
 if __name__ == "__main__":
