@@ -13,13 +13,12 @@ def attempt_for_cardholder(
     cardholder: Cardholder | None, public_id: uuid.UUID
 ) -> ProvisioningAttempt:
     """One of the cardholder's attempts; DomainError(not_found) for anyone else's."""
-    attempt = (
-        ProvisioningAttempt.objects.select_related("card__cardholder", "cardholder")
-        .filter(public_id=public_id, cardholder=cardholder)
-        .first()
-        if cardholder is not None
-        else None
-    )
-    if attempt is None:
+    if cardholder is None:
         raise DomainError(ErrorCode.NOT_FOUND, "Not found.")
-    return attempt
+    try:
+        # public_id is unique: get() (no ORDER BY) on a page that polls.
+        return ProvisioningAttempt.objects.select_related("card__cardholder", "cardholder").get(
+            public_id=public_id, cardholder=cardholder
+        )
+    except ProvisioningAttempt.DoesNotExist:
+        raise DomainError(ErrorCode.NOT_FOUND, "Not found.") from None

@@ -16,7 +16,11 @@ def cardholder_for_user(user: AbstractBaseUser | AnonymousUser) -> Cardholder | 
     """The cardholder linked to ``user``, or None (staff accounts, anonymous users)."""
     if not user.is_authenticated:
         return None
-    return Cardholder.objects.filter(user=user).first()
+    # get(), not first(): at most one row, and no ORDER BY to compile (on every card list).
+    try:
+        return Cardholder.objects.get(user=user)
+    except Cardholder.DoesNotExist:
+        return None
 
 
 def cards_for_cardholder(cardholder: Cardholder) -> list[Card]:
@@ -32,16 +36,15 @@ def card_of_user(user: AbstractBaseUser | AnonymousUser, public_id: uuid.UUID) -
     """One of the signed-in cardholder's cards with its ``cardholder``, in one query (a page
     about one card needs both); DomainError(not_found) for a missing card or someone else's
     (the two look the same)."""
-    card = (
-        Card.objects.filter(cardholder__user=user, public_id=public_id)
-        .select_related("cardholder")
-        .first()
-        if user.is_authenticated
-        else None
-    )
-    if card is None:
+    if not user.is_authenticated:
         raise DomainError(ErrorCode.NOT_FOUND, "Not found.")
-    return card
+    try:
+        # public_id is unique: get() sends no ORDER BY, which first() would compile and send.
+        return Card.objects.select_related("cardholder").get(
+            cardholder__user=user, public_id=public_id
+        )
+    except Card.DoesNotExist:
+        raise DomainError(ErrorCode.NOT_FOUND, "Not found.") from None
 
 
 def nin_lookup_hashes(raw: str) -> list[str]:
