@@ -57,7 +57,9 @@ def _environment(state: Path, port: int, sandbox_port: int) -> dict[str, str]:
         **{
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "CI", "GUNICORN_", "WEB_CONCURRENCY"))
+            if not k.startswith(
+                ("DJANGO_", "CI", "GUNICORN_", "WEB_CONCURRENCY", "BENCH_PHASES_DIR")
+            )
         },
         "DJANGO_SETTINGS_MODULE": "tests.benchmarks.bench_settings",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
