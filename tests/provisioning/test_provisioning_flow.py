@@ -65,10 +65,12 @@ def test_desktop_gets_the_dual_device_page_with_a_qr_code(client, alice, visa, v
 def test_503_twice_then_200_with_eager_tasks(
     client, alice, visa, vipps_sandbox, django_capture_on_commit_callbacks, settings
 ):
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     from issuer_portal.celery import app
 
+    # Read before the settings change: Celery loads its configuration on first use, and a
+    # process whose first use came after it would keep the flag on for every later test.
     saved = app.conf.task_always_eager
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager = True
     vipps_sandbox.faults.extend(["503", "503"])
     client.force_login(alice.user)
