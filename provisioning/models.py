@@ -168,3 +168,23 @@ class ProvisioningOffer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.card_id} {self.channel}"
+
+
+class StartsInWindow(models.Model):
+    """How many new attempts a cardholder started in the current window of
+    PROVISIONING_RATE_WINDOW_SECONDS (``window`` is Unix time divided by it).
+
+    Counted by the statement that writes the attempt (``provisioning.starting``): a press whose
+    insert the one-in-flight index refuses (a double click) is never counted, and presses of one
+    cardholder made at once queue on this row, so none is refused for a count that a double
+    click would have given back. One row per cardholder, rewritten when a new window begins.
+    """
+
+    cardholder = models.OneToOneField(
+        Cardholder, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    window = models.BigIntegerField()
+    started = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.cardholder_id}: {self.started} in window {self.window}"

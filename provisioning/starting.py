@@ -8,15 +8,14 @@ import logging
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import IntegrityError
+from django.db import IntegrityError, connection
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.cards.models import Card, Cardholder
 from issuer_portal.cards.selectors import cards_for_cardholder
 from issuer_portal.core.audit import audit_entry
-from issuer_portal.core.counters import CacheUnavailable, count_in_window, uncount
-from issuer_portal.core.db import insert_of, write_together
+from issuer_portal.core.db import Write, insert_of, write_together
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from provisioning.lifecycle import (
     _refusal_message,
@@ -24,7 +23,13 @@ from provisioning.lifecycle import (
     expire_attempt,
     refusal_code,
 )
-from provisioning.models import IN_FLIGHT_STATES, Channel, ProvisioningAttempt, ProvisioningOffer
+from provisioning.models import (
+    IN_FLIGHT_STATES,
+    Channel,
+    ProvisioningAttempt,
+    ProvisioningOffer,
+    StartsInWindow,
+)
 from provisioning.upstream_call import claim_lease_seconds
 from tokens.services import wallet_state_for_card, wallet_states_for_cards
 from tokens.status import CardWalletState, NextAction, WalletStatus
@@ -32,29 +37,43 @@ from tokens.status import CardWalletState, NextAction, WalletStatus
 logger = logging.getLogger(__name__)
 
 
-def _consume_rate_limit(cardholder: Cardholder) -> str:
-    """At most PROVISIONING_RATE_LIMIT new attempts per window; atomic (cache incr). Called
-    before the new attempt is written; returns the counter's key, for ``uncount`` when the
-    press turns out not to be a new attempt ("" when the database counted)."""
+def _count_the_start(cardholder: Cardholder) -> Write:
+    """The write that counts one more new attempt of ``cardholder`` in the current window of
+    PROVISIONING_RATE_WINDOW_SECONDS, and writes no row when the window holds
+    PROVISIONING_RATE_LIMIT already (the attempt written only if it did).
+
+    It is part of the attempt's statement, so it is undone with a refused insert (a double
+    click is never counted), and presses of one cardholder at once queue on its row: each sees
+    the count the earlier ones left, and the card's attempt if one of them wrote it.
+    """
+    q = connection.ops.quote_name
+    table, holder, window, started = (
+        q(name) for name in (StartsInWindow._meta.db_table, "cardholder_id", "window", "started")
+    )
+    # Table and column names from the model, quoted; every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({holder}, {window}, {started}) VALUES (%s, %s, 1)"  # noqa: S608
+        f" ON CONFLICT ({holder}) DO UPDATE SET {started} = CASE"
+        f" WHEN {table}.{window} = excluded.{window} THEN {table}.{started} + 1 ELSE 1 END,"
+        f" {window} = excluded.{window}"
+        f" WHERE {table}.{window} <> excluded.{window} OR {table}.{started} < %s"
+    )
+    window_number = int(timezone.now().timestamp()) // settings.PROVISIONING_RATE_WINDOW_SECONDS
+    return Write(
+        sql=sql,
+        params=(cardholder.pk, window_number, settings.PROVISIONING_RATE_LIMIT),
+        model=StartsInWindow,
+    )
+
+
+def _rate_limited() -> DomainError:
     window = settings.PROVISIONING_RATE_WINDOW_SECONDS
     now = int(timezone.now().timestamp())
-    key = f"provisioning-rate:{cardholder.public_id}:{now // window}"
-    try:
-        used = count_in_window(key, window)
-    except CacheUnavailable:
-        # Without the shared cache, the database counts: this cardholder's attempts started in
-        # the last window, and the new one (a sliding window instead of the cache's fixed one).
-        key = ""
-        since = timezone.now() - datetime.timedelta(seconds=window)
-        started = ProvisioningAttempt.objects.filter(cardholder=cardholder, created_at__gte=since)
-        used = started.count() + 1
-    if used > settings.PROVISIONING_RATE_LIMIT:
-        raise DomainError(
-            ErrorCode.RATE_LIMITED,
-            str(_("You have started many additions in a short time. Please wait a few minutes.")),
-            retry_after=window - now % window,
-        )
-    return key
+    return DomainError(
+        ErrorCode.RATE_LIMITED,
+        str(_("You have started many additions in a short time. Please wait a few minutes.")),
+        retry_after=window - now % window,
+    )
 
 
 def _in_flight(card: Card, cardholder: Cardholder) -> ProvisioningAttempt | None:
@@ -134,16 +153,9 @@ def start_provisioning(
 def _create_attempt(
     cardholder: Cardholder, card: Card, channel: str, app_return_url: str
 ) -> ProvisioningAttempt | None:
-    """Write the attempt with its audit entry, all or none (core.db.write_together); None when
-    the card already has one in flight (the caller reuses it). DomainError(rate_limited) before
-    anything is written."""
-    try:
-        counted = _consume_rate_limit(cardholder)
-    except DomainError:
-        # At the limit, pressing again for a card already in flight is not a new attempt.
-        if ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES).exists():
-            return None
-        raise
+    """Count the start and write the attempt with its audit entry, all or none
+    (core.db.write_together); None when the card already has one in flight (the caller reuses
+    it). DomainError(rate_limited), nothing written, when the cardholder's window is full."""
     # Created claimed for the caller's first try (one write fewer while the cardholder waits);
     # a caller that dies before trying leaves a claim the sweeper hands on.
     attempt = ProvisioningAttempt(
@@ -161,12 +173,22 @@ def _create_attempt(
         details={"card": str(card.public_id), "channel": attempt.channel},
     )
     try:
-        # No attempt without its audit entry; the database keeps one attempt in flight per card.
-        write_together(attempt=insert_of(attempt), audit=insert_of(entry))
+        # No attempt without its count and audit entry; the database keeps one attempt in
+        # flight per card, and a refused insert takes its count back with it.
+        written = write_together(
+            counted=_count_the_start(cardholder),
+            attempt=insert_of(attempt, only_if="counted"),
+            audit=insert_of(entry, only_if="attempt"),
+        )
     except IntegrityError:
-        if counted:  # a double click or a race, not a new attempt: only new ones count
-            uncount(counted)
         return None
+    if not written["attempt"]:
+        # At the limit, pressing again for a card already in flight is not a new attempt. The
+        # count's row made this press wait for any press of this cardholder before it, so an
+        # attempt one of those wrote is there to be found.
+        if ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES).exists():
+            return None
+        raise _rate_limited()
     attempt.claimed_by_caller = True
     return attempt
 

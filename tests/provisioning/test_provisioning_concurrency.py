@@ -202,6 +202,49 @@ def test_twenty_concurrent_starts_never_pass_the_rate_limit(
     assert ProvisioningAttempt.objects.count() == 5
 
 
+@pytest.mark.postgres
+def test_at_the_limit_a_press_waits_for_the_uncommitted_attempt_of_its_card(
+    committed_alice, settings
+):
+    """A double click at the limit is answered with the attempt of the press before it, even
+    while that press has not committed: it queues on the cardholder's count. (Counted before the
+    insert, it found no attempt yet and was refused with 429: seen with ten presses at once.)"""
+    from django.db import transaction
+
+    from provisioning.starting import start_provisioning
+
+    settings.PROVISIONING_RATE_LIMIT = 1
+    holder, card = committed_alice
+    written, release = threading.Event(), threading.Event()
+    outcomes: dict[str, object] = {}
+
+    def press(name: str, hold: bool) -> None:
+        try:
+            with transaction.atomic():
+                outcomes[name] = start_provisioning(cardholder=holder, card=card, channel="web")
+                if hold:
+                    written.set()
+                    release.wait(10)
+        except Exception as error:  # noqa: BLE001 - the outcome is asserted below
+            outcomes[name] = error
+        finally:
+            connections.close_all()
+
+    first = threading.Thread(target=press, args=("first", True))
+    first.start()
+    assert written.wait(10)
+    second = threading.Thread(target=press, args=("second", False))
+    second.start()
+    second.join(0.5)
+    assert second.is_alive()  # waiting on the first press's count, not refused
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert isinstance(outcomes["first"], ProvisioningAttempt), outcomes
+    assert outcomes["second"] == outcomes["first"], outcomes
+    assert ProvisioningAttempt.objects.count() == 1
+
+
 @pytest.mark.redis
 @pytest.mark.postgres
 def test_a_retry_backlog_drains_at_the_vipps_rate_limit(vipps_sandbox, settings, transactional_db):

@@ -189,14 +189,15 @@ def test_double_clicks_reuse_the_attempt_with_one_upstream_call(client, alice, v
     ("limit", "next_card", "attempts"),
     [
         (1, 429, 1),  # the second new attempt, not the double click, is refused
-        (2, 303, 2),  # the double click (its insert refused) gave its count back
+        (2, 303, 2),  # the double click (its insert refused) was not counted
     ],
 )
 def test_a_double_click_is_not_counted_against_the_rate_limit(
     client, alice, visa, vipps_sandbox, settings, limit, next_card, attempts
 ):
-    """The limit is counted before the attempt is written; a press that finds the card's
-    attempt in flight is no new attempt: at the limit it is not refused, below it is uncounted."""
+    """The limit is counted in the statement that writes the attempt; a press that finds the
+    card's attempt in flight is no new attempt: at the limit it is not refused, below it is not
+    counted (the refused insert takes its count back)."""
     settings.PROVISIONING_RATE_LIMIT = limit
     client.force_login(alice.user)
     first = provision(client, visa)
@@ -228,9 +229,10 @@ def test_an_attempt_in_flight_too_long_makes_way_for_a_new_one(
 
 
 def test_add_takes_no_lock_and_no_look_up_before_its_insert(client, alice, visa, vipps_sandbox):
-    """The partial unique index settles double clicks: a new attempt costs its insert with its
-    audit entry, then the call's record, the link and its audit entry; on PostgreSQL each of
-    the two is one statement, its own transaction (no BEGIN or COMMIT round trips)."""
+    """The partial unique index settles double clicks: a new attempt costs its rate count, its
+    insert and its audit entry, then the call's record, the link and its audit entry; on
+    PostgreSQL each of the two is one statement, its own transaction (no BEGIN or COMMIT round
+    trips)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -245,12 +247,17 @@ def test_add_takes_no_lock_and_no_look_up_before_its_insert(client, alice, visa,
     if connection.vendor == "postgresql":
         assert [sql.split()[0] for sql in writes] == ["WITH", "WITH"], statements
         assert tables == [
-            ["provisioning_provisioningattempt", "core_auditentry"],
+            [
+                "provisioning_startsinwindow",
+                "provisioning_provisioningattempt",
+                "core_auditentry",
+            ],
             ["provisioning_upstreamcall", "provisioning_provisioningattempt", "core_auditentry"],
         ]
         assert not {"BEGIN", "COMMIT"} & set(statements), statements
     else:
         assert [sql.split()[0] for sql in writes] == [
+            "INSERT",
             "INSERT",
             "INSERT",
             "INSERT",
@@ -267,6 +274,7 @@ def test_add_takes_no_lock_and_no_look_up_before_its_insert(client, alice, visa,
 
 
 TABLES = (
+    "provisioning_startsinwindow",
     "provisioning_upstreamcall",
     "provisioning_provisioningattempt",
     "core_auditentry",
