@@ -20,6 +20,7 @@ import os
 import ssl
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,12 +141,22 @@ class _ResumingContext(ssl.SSLContext):
 
 
 class _ResumingConnection(urllib3.connection.HTTPSConnection):
+    # The TLS connection whose session was taken: once per connection, because Python copies
+    # the session (certificates included) on every read of it, 0.1-0.5 ms of CPU each.
+    _session_taken_from: weakref.ref[ssl.SSLSocket] | None = None
+
     def getresponse(self, *args: Any, **kwargs: Any) -> urllib3.response.BaseHTTPResponse:
         response = super().getresponse(*args, **kwargs)
-        # With TLS 1.3 the server sends its session ticket after the handshake; it has been read
-        # with the response. Taken here, in the thread that owns the connection.
-        if isinstance(self.ssl_context, _ResumingContext) and isinstance(self.sock, ssl.SSLSocket):
-            self.ssl_context.remember_session(self.host, self.sock.session)
+        # With TLS 1.3 the server sends its session tickets after the handshake; they have been
+        # read with the first response. Taken here, in the thread that owns the connection.
+        sock = self.sock
+        if (
+            isinstance(self.ssl_context, _ResumingContext)
+            and isinstance(sock, ssl.SSLSocket)
+            and (self._session_taken_from is None or self._session_taken_from() is not sock)
+        ):
+            self.ssl_context.remember_session(self.host, sock.session)
+            self._session_taken_from = weakref.ref(sock)
         return response
 
 

@@ -54,6 +54,27 @@ def test_new_connections_resume_the_tls_session_of_an_earlier_one(vipps_sandbox,
     assert vipps_sandbox.seen[-1].resumed_session is False
 
 
+def test_the_tls_session_is_taken_once_per_connection(vipps_sandbox, card):
+    """Reading a connection's TLS session copies it (certificates included): it is read at the
+    first response of each connection, not at every call on a kept one."""
+    from issuer_portal.core import outbound
+
+    def remembered() -> list[object]:
+        contexts = [pool.connection_pool_kw["ssl_context"] for pool in outbound._pools.values()]
+        return [session for c in contexts for session in c.sessions_by_host.values()]
+
+    vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
+    (first,) = remembered()
+    for _ in range(3):
+        vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
+    assert remembered() == [first] and remembered()[0] is first
+    close_pooled_connections()
+    vipps.initiate_provisioning(request_for(card), correlation_id=uuid.uuid4())
+    (second,) = remembered()
+    assert second is not first  # the new connection's own session
+    assert vipps_sandbox.connections == 2
+
+
 @pytest.mark.parametrize(
     ("fault", "code", "permanent", "configuration"),
     [
