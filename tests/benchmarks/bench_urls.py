@@ -6,10 +6,14 @@ middleware and the same server, with no wallet state, offers or layout of the po
 signed-in cardholder's card and answers with a redirect: "Add" without Vipps and bookkeeping.
 /bench/bare-add-with-records/<card>/ is that view plus the durable writes "Add" makes around
 its Vipps call, written the way "Add" writes them (two statements on PostgreSQL): what no
-"Add" that keeps its records can do without.
+"Add" that keeps its records can do without. /bench/bare-add-with-records/<card>/wait/<ms>/
+waits ``ms`` between those writes (its connection handed back, as "Add" does while Vipps
+answers): after a wait the same writes take longer on the same machine, so this is the
+like-for-like baseline of what "Add" itself costs around its Vipps call.
 """
 
 import datetime
+import time
 import uuid
 
 from django.contrib.auth.decorators import login_required
@@ -24,7 +28,12 @@ from rest_framework.views import APIView
 
 from issuer_portal.cards.models import Card
 from issuer_portal.core.audit import audit_entry
-from issuer_portal.core.db import insert_of, update_of, write_together
+from issuer_portal.core.db import (
+    give_back_connection_while_waiting,
+    insert_of,
+    update_of,
+    write_together,
+)
 from issuer_portal.urls import handler404, handler500
 from issuer_portal.urls import urlpatterns as portal_patterns
 from provisioning.jwe import encrypt_card_data
@@ -64,7 +73,7 @@ class BareAddWithRecords(APIView):
     authentication_classes = [SessionAuthentication]
     permission_classes = [IsAuthenticated]
 
-    def post(self, request: Request, card_id: uuid.UUID) -> HttpResponse:
+    def post(self, request: Request, card_id: uuid.UUID, wait_ms: int = 0) -> HttpResponse:
         card = Card.objects.select_related("cardholder").get(
             public_id=card_id, cardholder__user=request.user
         )
@@ -77,6 +86,9 @@ class BareAddWithRecords(APIView):
         )
         entry = audit_entry("provisioning.initiated", obj=attempt, details={"channel": "web"})
         write_together(attempt=insert_of(attempt), audit=insert_of(entry))
+        if wait_ms:
+            give_back_connection_while_waiting()
+            time.sleep(wait_ms / 1000)
         link = "https://127.0.0.1/sandbox/vipps/"
         trace_id = uuid.uuid4()
         call = UpstreamCall(attempt=attempt, trace_id=trace_id, status_code=200, outcome="success")
@@ -101,6 +113,10 @@ urlpatterns = [
     path("bench/bare/", bare_card_rows),
     path("bench/bare-add/<uuid:card_id>/", BareAdd.as_view()),
     path("bench/bare-add-with-records/<uuid:card_id>/", BareAddWithRecords.as_view()),
+    path(
+        "bench/bare-add-with-records/<uuid:card_id>/wait/<int:wait_ms>/",
+        BareAddWithRecords.as_view(),
+    ),
     *portal_patterns,
 ]
 __all__ = ["handler404", "handler500", "urlpatterns"]

@@ -49,6 +49,7 @@ PRESSES = {
     "Add": re.compile(rf"^/cards/({_CARD})/provision/$"),
     "bare view": re.compile(rf"^/bench/bare-add/({_CARD})/$"),
     "bare + records": re.compile(rf"^/bench/bare-add-with-records/({_CARD})/$"),
+    "bare + records, waiting": re.compile(rf"^/bench/bare-add-with-records/({_CARD})/wait/\d+/$"),
 }
 
 _local = threading.local()

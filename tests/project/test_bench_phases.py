@@ -25,6 +25,8 @@ def test_only_the_presses_are_timed():
     assert phases._press({**post, "PATH_INFO": f"/bench/bare-add/{card}/"}) == ("bare view", card)
     recorded = {**post, "PATH_INFO": f"/bench/bare-add-with-records/{card}/"}
     assert phases._press(recorded) == ("bare + records", card)
+    waiting = {**post, "PATH_INFO": f"/bench/bare-add-with-records/{card}/wait/300/"}
+    assert phases._press(waiting) == ("bare + records, waiting", card)
     get = {"REQUEST_METHOD": "GET", "PATH_INFO": f"/cards/{card}/provision/"}
     assert phases._press(get) is None
     assert phases._press({**post, "PATH_INFO": f"/cards/{card}/contactless/"}) is None
