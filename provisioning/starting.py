@@ -174,11 +174,16 @@ def _create_attempt(
     )
     try:
         # No attempt without its count and audit entry; the database keeps one attempt in
-        # flight per card, and a refused insert takes its count back with it.
-        written = write_together(
-            counted=_count_the_start(cardholder),
-            attempt=insert_of(attempt, only_if="counted"),
-            audit=insert_of(entry, only_if="attempt"),
+        # flight per card, and a refused insert takes its count back with it. A limit of 0
+        # (no new attempts at all) is not left to the count, whose first row counts one.
+        written = (
+            write_together(
+                counted=_count_the_start(cardholder),
+                attempt=insert_of(attempt, only_if="counted"),
+                audit=insert_of(entry, only_if="attempt"),
+            )
+            if settings.PROVISIONING_RATE_LIMIT > 0
+            else {"attempt": 0}
         )
     except IntegrityError:
         return None

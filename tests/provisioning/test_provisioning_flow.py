@@ -208,6 +208,23 @@ def test_a_double_click_is_not_counted_against_the_rate_limit(
     assert ProvisioningAttempt.objects.count() == attempts == len(vipps_sandbox.seen)
 
 
+def test_a_limit_of_zero_starts_no_attempt_but_keeps_the_one_in_flight(
+    client, alice, visa, vipps_sandbox, settings
+):
+    """PROVISIONING_RATE_LIMIT=0 stops new attempts, also for a cardholder never counted; a
+    press for a card whose attempt is already in flight still gets that attempt."""
+    client.force_login(alice.user)
+    settings.PROVISIONING_RATE_LIMIT = 0
+    assert provision(client, visa).status_code == 429
+    assert not ProvisioningAttempt.objects.exists()
+    settings.PROVISIONING_RATE_LIMIT = 5
+    first = provision(client, visa)
+    assert first.status_code == 303
+    settings.PROVISIONING_RATE_LIMIT = 0
+    assert provision(client, visa)["Location"] == first["Location"]
+    assert ProvisioningAttempt.objects.count() == 1 == len(vipps_sandbox.seen)
+
+
 def test_an_attempt_in_flight_too_long_makes_way_for_a_new_one(
     client, alice, visa, vipps_sandbox, settings
 ):
