@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-
 from django.core.cache import cache
 
 from issuer_portal.core.cache import CacheUnavailable
@@ -13,7 +11,6 @@ __all__ = [
     "count_if_reachable",
     "count_in_window",
     "current_count",
-    "uncount",
 ]
 
 
@@ -32,13 +29,6 @@ def count_in_window(key: str, seconds: int) -> int:
     except ValueError:  # expired (or evicted) between add and incr
         cache.add(key, 1, timeout=seconds)
         return 1
-
-
-def uncount(key: str) -> None:
-    """Take back one counted by ``count_in_window`` (a call that turned out not to count). Does
-    nothing when the key is gone or the shared cache cannot be reached."""
-    with contextlib.suppress(CacheUnavailable, ValueError):
-        cache.decr(key)
 
 
 def count_if_reachable(key: str, seconds: int) -> int | None:
