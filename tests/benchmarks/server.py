@@ -449,48 +449,38 @@ def _add_under_slow_vipps(
         own, bare, recorded, waited, pressed = [], [], [], [], []
         wait_ms = round(VIPPS_SLOW_S * 1000)
         connection = server.connect()
+
+        def post_ms(browser: Browser, path: str, what: str) -> float:
+            """POST ``path`` (its ``{card}`` filled in) as ``browser``: the ms until the answer,
+            which must be the redirect to the link."""
+            started = time.perf_counter()
+            status, _, _ = load.request(
+                connection, "POST", path.format(card=browser.card), browser, server.origin
+            )
+            ms = (time.perf_counter() - started) * 1000
+            if status != 303:
+                raise RuntimeError(f"{what} answered {status}")
+            return ms
+
         sequential = zip(seed["sequential"], crowds.pop(0), crowds.pop(0), strict=False)
         for holder, other, third in sequential:
             browser = server.sign_in(Browser(holder["session"], holder["card"]), connection)
-            started = time.perf_counter()
-            status, _, _ = load.request(
-                connection, "POST", ADD_PATH.format(card=browser.card), browser, server.origin
-            )
-            total = (time.perf_counter() - started) * 1000
-            if status != 303:
-                raise RuntimeError(f"Add answered {status}")
+            total = post_ms(browser, ADD_PATH, "Add")
             vipps_ms = _upstream_calls(env, [browser.card])[browser.card][2]
             own.append(total - vipps_ms)
             pressed += [holder["card"], other["card"], third["card"]]
             browser = server.sign_in(Browser(other["session"], other["card"]), connection)
-            started = time.perf_counter()
-            load.request(
-                connection, "POST", f"/bench/bare-add/{browser.card}/", browser, server.origin
+            bare.append(post_ms(browser, "/bench/bare-add/{card}/", "the bare view"))
+            recorded.append(
+                post_ms(
+                    browser,
+                    "/bench/bare-add-with-records/{card}/",
+                    "the bare view with the records",
+                )
             )
-            bare.append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            status, _, _ = load.request(
-                connection,
-                "POST",
-                f"/bench/bare-add-with-records/{browser.card}/",
-                browser,
-                server.origin,
-            )
-            recorded.append((time.perf_counter() - started) * 1000)
-            if status != 303:
-                raise RuntimeError(f"the bare view with the records answered {status}")
             browser = server.sign_in(Browser(third["session"], third["card"]), connection)
-            started = time.perf_counter()
-            status, _, _ = load.request(
-                connection,
-                "POST",
-                f"/bench/bare-add-with-records/{browser.card}/wait/{wait_ms}/",
-                browser,
-                server.origin,
-            )
-            waited.append((time.perf_counter() - started) * 1000 - wait_ms)
-            if status != 303:
-                raise RuntimeError(f"the waiting bare view with the records answered {status}")
+            waiting = f"/bench/bare-add-with-records/{{card}}/wait/{wait_ms}/"
+            waited.append(post_ms(browser, waiting, "the waiting view") - wait_ms)
         connection.close()
         results["Add, server's own time (total - Vipps)"] = {
             "p50_ms": round(median(own), 1),
