@@ -156,6 +156,9 @@ def _create_attempt(
     """Count the start and write the attempt with its audit entry, all or none
     (core.db.write_together); None when the card already has one in flight (the caller reuses
     it). DomainError(rate_limited), nothing written, when the cardholder's window is full."""
+    if settings.PROVISIONING_RATE_LIMIT <= 0:
+        # No new attempts at all: not left to the count, whose first row counts one.
+        return _in_flight_at_the_limit(card)
     # Created claimed for the caller's first try (one write fewer while the cardholder waits);
     # a caller that dies before trying leaves a claim the sweeper hands on.
     attempt = ProvisioningAttempt(
@@ -174,28 +177,28 @@ def _create_attempt(
     )
     try:
         # No attempt without its count and audit entry; the database keeps one attempt in
-        # flight per card, and a refused insert takes its count back with it. A limit of 0
-        # (no new attempts at all) is not left to the count, whose first row counts one.
-        written = (
-            write_together(
-                counted=_count_the_start(cardholder),
-                attempt=insert_of(attempt, only_if="counted"),
-                audit=insert_of(entry, only_if="attempt"),
-            )
-            if settings.PROVISIONING_RATE_LIMIT > 0
-            else {"attempt": 0}
+        # flight per card, and a refused insert takes its count back with it.
+        written = write_together(
+            counted=_count_the_start(cardholder),
+            attempt=insert_of(attempt, only_if="counted"),
+            audit=insert_of(entry, only_if="attempt"),
         )
     except IntegrityError:
         return None
     if not written["attempt"]:
-        # At the limit, pressing again for a card already in flight is not a new attempt. The
-        # count's row made this press wait for any press of this cardholder before it, so an
-        # attempt one of those wrote is there to be found.
-        if ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES).exists():
-            return None
-        raise _rate_limited()
+        # The count's row made this press wait for any press of this cardholder before it, so
+        # an attempt one of those wrote for the card is there to be found.
+        return _in_flight_at_the_limit(card)
     attempt.claimed_by_caller = True
     return attempt
+
+
+def _in_flight_at_the_limit(card: Card) -> None:
+    """At the limit, pressing again for a card already in flight is not a new attempt: None
+    (the caller reuses it); else DomainError(rate_limited)."""
+    if ProvisioningAttempt.objects.filter(card=card, state__in=IN_FLIGHT_STATES).exists():
+        return None
+    raise _rate_limited()
 
 
 def _not_offered_message(state: CardWalletState) -> str:
