@@ -4,6 +4,7 @@ offers the card list records for the funnel."""
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 
 from django.conf import settings
@@ -46,23 +47,28 @@ def _count_the_start(cardholder: Cardholder) -> Write:
     click is never counted), and presses of one cardholder at once queue on its row: each sees
     the count the earlier ones left, and the card's attempt if one of them wrote it.
     """
+    window_number = int(timezone.now().timestamp()) // settings.PROVISIONING_RATE_WINDOW_SECONDS
+    return Write(
+        sql=_count_sql(connection.vendor),
+        params=(cardholder.pk, window_number, settings.PROVISIONING_RATE_LIMIT),
+        model=StartsInWindow,
+    )
+
+
+@functools.cache
+def _count_sql(vendor: str) -> str:
+    """_count_the_start's statement, the same for every press (made once per database kind)."""
     q = connection.ops.quote_name
     table, holder, window, started = (
         q(name) for name in (StartsInWindow._meta.db_table, "cardholder_id", "window", "started")
     )
     # Table and column names from the model, quoted; every value is a parameter.
-    sql = (
+    return (
         f"INSERT INTO {table} ({holder}, {window}, {started}) VALUES (%s, %s, 1)"  # noqa: S608
         f" ON CONFLICT ({holder}) DO UPDATE SET {started} = CASE"
         f" WHEN {table}.{window} = excluded.{window} THEN {table}.{started} + 1 ELSE 1 END,"
         f" {window} = excluded.{window}"
         f" WHERE {table}.{window} <> excluded.{window} OR {table}.{started} < %s"
-    )
-    window_number = int(timezone.now().timestamp()) // settings.PROVISIONING_RATE_WINDOW_SECONDS
-    return Write(
-        sql=sql,
-        params=(cardholder.pk, window_number, settings.PROVISIONING_RATE_LIMIT),
-        model=StartsInWindow,
     )
 
 
