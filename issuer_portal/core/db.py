@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.db import connection, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.db.models.sql import InsertQuery, UpdateQuery
 
 M = TypeVar("M", bound=Model)
@@ -61,26 +61,50 @@ def insert_of(obj: Model, *, only_if: str = "") -> Write:
     save signals are sent: for models that have no receivers. ``only_if``: the name of an
     earlier write in the same ``write_together`` that must have written a row."""
     meta = obj._meta
-    fields = [
+    fields = tuple(
         f for f in meta.local_concrete_fields if not (f is meta.auto_field and obj.pk is None)
-    ]
+    )
+    key = (type(obj), fields, connection.alias)
+    values = [f.pre_save(obj, add=True) for f in fields]
+    expressions = any(hasattr(v, "resolve_expression") for v in values)
+    statement = None if expressions else _insert_statements.get(key)
+    if statement is None:
+        into, placeholders, params = _compiled_insert(obj, fields)
+        if not expressions:
+            _insert_statements[key] = (into, placeholders)
+    else:
+        # The statement depends only on the model and its fields, so the ORM compiles it once
+        # (compiling costs more than the row's values); the values are prepared as it does.
+        into, placeholders = statement
+        params = tuple(
+            f.get_db_prep_save(v, connection=connection)
+            for f, v in zip(fields, values, strict=True)
+        )
+    return Write(
+        sql=f"{into} VALUES ({placeholders})",
+        params=params,
+        model=type(obj),
+        inserted=obj,
+        only_if=only_if,
+        into=into,
+        values=placeholders,
+    )
+
+
+# (model, fields, database alias) -> (INSERT INTO ... (columns), the values' placeholders)
+_insert_statements: dict[tuple[type[Model], tuple[Field, ...], str], tuple[str, str]] = {}
+
+
+def _compiled_insert(obj: Model, fields: tuple[Field, ...]) -> tuple[str, str, tuple[Any, ...]]:
+    """The ORM's own compilation of ``obj``'s INSERT: (INSERT INTO ..., placeholders, params)."""
     query = InsertQuery(type(obj))
     query.insert_values(fields, [obj])
     compiler = query.get_compiler(connection=connection)
     row = [compiler.prepare_value(f, compiler.pre_save_val(f, obj)) for f in fields]
     placeholder_rows, param_rows = compiler.assemble_as_sql(fields, [row])
     quote = compiler.connection.ops.quote_name
-    into = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
-    values = ", ".join(placeholder_rows[0])
-    return Write(
-        sql=f"{into} VALUES ({values})",
-        params=tuple(param_rows[0]),
-        model=type(obj),
-        inserted=obj,
-        only_if=only_if,
-        into=into,
-        values=values,
-    )
+    into = f"INSERT INTO {quote(obj._meta.db_table)} ({', '.join(quote(f.column) for f in fields)})"
+    return into, ", ".join(placeholder_rows[0]), tuple(param_rows[0])
 
 
 def update_of(queryset: QuerySet[M], **values: Any) -> Write:

@@ -101,3 +101,52 @@ def test_a_write_can_only_wait_on_an_earlier_one():
     entry = audit_entry("provisioning.link_issued")
     with pytest.raises(ValueError, match="not an earlier write"):
         write_together(audit=insert_of(entry, only_if="link"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_insert_is_compiled_once_and_sends_what_the_orm_would():
+    """The statement of a model's INSERT is made once; each object's values are prepared as the
+    ORM prepares them (defaults, auto_now_add, encryption), and an expression is compiled."""
+    from django.db.models.functions import Now
+
+    from issuer_portal.core import db
+
+    card = CardFactory()
+    for attempt in (_attempt_for(card, state="failed"), _attempt_for(card, state="expired")):
+        fields = tuple(
+            f for f in ProvisioningAttempt._meta.local_concrete_fields if f.name != "id"
+        )
+        write = insert_of(attempt)
+        # auto_now(_add) fields are stamped as save() stamps them, each time anew
+        stamped = [
+            i
+            for i, f in enumerate(fields)
+            if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+        ]
+        stamps = [getattr(attempt, fields[i].attname) for i in stamped]
+        into, placeholders, params = db._compiled_insert(attempt, fields)
+        assert (write.into, write.values) == (into, placeholders)
+        assert [write.params[i] for i in stamped] == [
+            fields[i].get_db_prep_save(stamp, connection=connection)
+            for i, stamp in zip(stamped, stamps, strict=True)
+        ]
+        assert [p for i, p in enumerate(write.params) if i not in stamped] == [
+            p for i, p in enumerate(params) if i not in stamped
+        ]  # the ORM's own values
+        for i, stamp in zip(stamped, stamps, strict=True):
+            setattr(attempt, fields[i].attname, stamp)
+        write_together(attempt=write)
+        stored = ProvisioningAttempt.objects.get(pk=attempt.pk)
+        assert (stored.public_id, stored.state) == (attempt.public_id, attempt.state)
+    # A value that is an expression is compiled with the row, not taken for a plain value.
+    timed = _attempt_for(card, state="failed", claimed_until=Now())
+    write_together(attempt=insert_of(timed))
+    assert ProvisioningAttempt.objects.get(pk=timed.pk).claimed_until is not None
+    # The card's number goes in encrypted, as save() would write it.
+    other = CardFactory.build(cardholder=card.cardholder, raw_pan="4000000000000010")
+    write_together(card=insert_of(other))
+    stored_card = Card.objects.get(pk=other.pk)
+    assert stored_card.pan.reveal() == "4000000000000010"
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pan FROM cards_card WHERE id = %s", [other.pk])
+        assert "4000000000000010" not in cursor.fetchone()[0]
