@@ -108,13 +108,30 @@ class RedisCache(django_redis.RedisCache):
 
     def count_in_window(self, key: str, seconds: int) -> int:
         """Add one to ``key`` (made with a ``seconds`` lifetime when new) in one round trip and
-        one transaction; Django's add() then incr() take three. Raises CacheUnavailable."""
+        one atomic step (a script); Django's add() then incr() take three. Raises
+        CacheUnavailable."""
         key = self.make_and_validate_key(key)
         try:
-            pipe = self._cache.get_client(key, write=True).pipeline(transaction=True)
-            pipe.set(key, 0, ex=seconds, nx=True)
-            pipe.incr(key)
-            return int(pipe.execute()[1])
+            client = self._cache.get_client(key, write=True)
+            return int(_count_script(client)(keys=[key], args=[seconds], client=client))
         except UNREACHABLE as error:
             _unreachable("count", error)
             raise CacheUnavailable(str(type(error).__name__)) from None
+
+
+# One command where a transaction of SET NX and INCR took two and their MULTI and EXEC.
+_COUNT_IN_WINDOW = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return count
+"""
+_count_scripts: dict[int, Any] = {}
+
+
+def _count_script(client: Any) -> Any:
+    """The counting script, registered once per client (it is sent by its hash after the
+    first call, and loaded again by redis-py if the server has forgotten it)."""
+    script = _count_scripts.get(id(client))
+    if script is None:
+        script = _count_scripts[id(client)] = client.register_script(_COUNT_IN_WINDOW)
+    return script

@@ -47,3 +47,20 @@ def test_no_card_data_reaches_redis(client, alice):
     client.force_login(alice.user)
     client.get("/cards/")
     assert_no_card_data_in_cache([PAN_ALICE_VISA, alice.nin.reveal()])
+
+
+@pytest.mark.redis
+def test_a_count_in_redis_lives_for_its_window_from_its_first_call():
+    """One atomic step a count: the first call makes the key with its lifetime, the later ones
+    add to it and leave the lifetime as it was; the script is sent again if Redis forgot it."""
+    from issuer_portal.core.counters import count_in_window
+
+    key = f"test:count:{uuid.uuid4().hex}"
+    raw = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    assert [count_in_window(key, 30) for _ in range(3)] == [1, 2, 3]
+    (stored,) = raw.scan_iter(match=f"*{key}")
+    assert 0 < raw.ttl(stored) <= 30
+    raw.expire(stored, 5)
+    assert count_in_window(key, 30) == 4 and raw.ttl(stored) <= 5  # the window is not renewed
+    raw.script_flush()
+    assert count_in_window(key, 30) == 5
