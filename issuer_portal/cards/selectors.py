@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core.exceptions import ValidationError
+from django.db import connection, connections
+from django.db.models import Field
+from django.db.models.expressions import Col
 
 from issuer_portal.cards.models import Card, Cardholder, Country
 from issuer_portal.cards.nin import normalize_nin
@@ -38,13 +43,57 @@ def card_of_user(user: AbstractBaseUser | AnonymousUser, public_id: uuid.UUID) -
     (the two look the same)."""
     if not user.is_authenticated:
         raise DomainError(ErrorCode.NOT_FOUND, "Not found.")
-    try:
-        # public_id is unique: get() sends no ORDER BY, which first() would compile and send.
-        return Card.objects.select_related("cardholder").get(
-            cardholder__user=user, public_id=public_id
-        )
-    except Card.DoesNotExist:
-        raise DomainError(ErrorCode.NOT_FOUND, "Not found.") from None
+    # The query the ORM would send for select_related("cardholder"), written once: "Add" opens
+    # with it, and compiling it each time cost more than sending it (0.7 of 1.3 ms).
+    public_id_field = Card._meta.get_field("public_id")
+    params = [public_id_field.get_db_prep_value(public_id, connection), user.pk]
+    found = list(Card.objects.raw(_card_with_cardholder_sql(connection.alias), params))
+    if not found:
+        raise DomainError(ErrorCode.NOT_FOUND, "Not found.")
+    card = found[0]
+    # The cardholder's columns came as extra attributes of the card, unconverted.
+    names, values = [], []
+    for field, column, converters in _cardholder_columns(connection.alias):
+        value = card.__dict__.pop(_HOLDER + field.column)
+        for convert in converters:
+            value = convert(value, column, connection)
+        names.append(field.attname)
+        values.append(value)
+    card.cardholder = Cardholder.from_db(connection.alias, names, values)
+    return card
+
+
+_HOLDER = "cardholder__"  # the prefix of the cardholder's columns in card_of_user's query
+
+
+@functools.cache
+def _card_with_cardholder_sql(alias: str) -> str:
+    """SELECT a card with its cardholder's columns (prefixed) by public_id and user."""
+    q = connections[alias].ops.quote_name
+    card, holder = Card._meta, Cardholder._meta
+    columns = [f"c.{q(f.column)}" for f in card.concrete_fields]
+    columns += [f"h.{q(f.column)} AS {q(_HOLDER + f.column)}" for f in holder.concrete_fields]
+    to_holder, public_id = (q(card.get_field(name).column) for name in ("cardholder", "public_id"))
+    user = q(holder.get_field("user").column)
+    # Names from the models, quoted; both values are parameters.
+    return (
+        f"SELECT {', '.join(columns)} FROM {q(card.db_table)} c"  # noqa: S608
+        f" JOIN {q(holder.db_table)} h ON h.{q(holder.pk.column)} = c.{to_holder}"
+        f" WHERE c.{public_id} = %s AND h.{user} = %s"
+    )
+
+
+@functools.cache
+def _cardholder_columns(alias: str) -> list[tuple[Field, Col, list[Any]]]:
+    """Each concrete field of Cardholder with its column and the converters the ORM applies to
+    its values from the database (the backend's, then the field's, e.g. decryption)."""
+    database = connections[alias]
+    columns = []
+    for field in Cardholder._meta.concrete_fields:
+        column = field.get_col(Cardholder._meta.db_table)
+        converters = database.ops.get_db_converters(column) + field.get_db_converters(database)
+        columns.append((field, column, converters))
+    return columns
 
 
 def nin_lookup_hashes(raw: str) -> list[str]:

@@ -96,3 +96,40 @@ def test_dropping_a_key_too_early_fails_without_revealing_anything(alice, settin
     with pytest.raises(crypto.DecryptionError) as caught:
         list(Card.objects.all())
     assert PAN_ALICE_VISA not in str(caught.value)
+
+
+def test_a_card_of_the_signed_in_user_comes_with_its_cardholder_as_the_orm_reads_them(
+    alice, bob
+):
+    """card_of_user writes its query once instead of compiling it each time: what it reads is
+    what select_related would (every field, decrypted and converted), and only for the owner."""
+    import uuid
+
+    from django.contrib.auth.models import AnonymousUser
+
+    from issuer_portal.cards.selectors import card_of_user
+    from issuer_portal.core.domain_errors import DomainError
+
+    def values(obj) -> dict:
+        return {
+            f.attname: getattr(obj, f.attname).reveal()
+            if isinstance(getattr(obj, f.attname), SensitiveValue)
+            else getattr(obj, f.attname)
+            for f in obj._meta.concrete_fields
+        }
+
+    for card in alice.cards.all():
+        read = card_of_user(alice.user, card.public_id)
+        expected = Card.objects.select_related("cardholder").get(pk=card.pk)
+        assert values(read) == values(expected)
+        assert values(read.cardholder) == values(expected.cardholder)
+        assert read.cardholder.nin.reveal() == alice.nin.reveal()
+        assert not read._state.adding and not read.cardholder._state.adding
+        assert read.cardholder.user_id == alice.user.pk
+    for user, card_id in (
+        (bob.user, alice.cards.first().public_id),  # someone else's card
+        (alice.user, uuid.uuid4()),  # no such card
+        (AnonymousUser(), alice.cards.first().public_id),
+    ):
+        with pytest.raises(DomainError):
+            card_of_user(user, card_id)
