@@ -4,10 +4,10 @@ It checks every header and field of "Initiate card provisioning", decrypts the J
 key, checks that ``last4`` matches the PAN, and answers with a universal link to the sandbox's
 "Vipps app" page (served by the portal under /sandbox/vipps/). Tests queue faults on
 ``VippsSandbox.faults``: "503", "500", "400", "401", "slow:SECONDS", "malformed", "html",
-"empty", "badhost"; ``latency`` (seconds) delays every answer, like a slow Vipps; while
-``outage`` is set every answer is a 503. The sandbox keeps no card data: it remembers requests
-without their bodies (``arrived``: each request's X-Request-ID as it arrives; ``seen``: as
-answered).
+"empty", "badhost"; ``latency`` (seconds): every answer comes that long after its request
+arrived, like a slow Vipps; while ``outage`` is set every answer is a 503. The sandbox keeps no
+card data: it remembers requests without their bodies (``arrived``: each request's X-Request-ID
+as it arrives; ``seen``: as answered).
 """
 
 from __future__ import annotations
@@ -136,8 +136,18 @@ class VippsSandbox:
     def answer(
         self, path: str, headers: Any, body: bytes, private_key: jwk.JWK
     ) -> tuple[int, bytes, str]:
-        if self.latency:
-            time.sleep(self.latency)
+        """The answer, ``latency`` seconds after the request arrived: like Vipps, whose answer
+        time includes its own work (here decrypting the JWE), not the work on top of it."""
+        due = time.monotonic() + self.latency
+        answer = self._answer(path, headers, body, private_key)
+        remaining = due - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+        return answer
+
+    def _answer(
+        self, path: str, headers: Any, body: bytes, private_key: jwk.JWK
+    ) -> tuple[int, bytes, str]:
         if self.outage:
             return _error(503, "SERVICE_UNAVAILABLE", "sandbox: outage")
         fault = self.faults.popleft() if self.faults else ""

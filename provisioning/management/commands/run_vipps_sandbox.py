@@ -27,7 +27,7 @@ class Command(BaseCommand):
             "--latency",
             type=float,
             default=0.0,
-            help="seconds added to every answer, like a slow Vipps (0 to 30)",
+            help="seconds from each request to its answer, like a slow Vipps (0 to 30)",
         )
 
     def handle(
