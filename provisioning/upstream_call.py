@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextvars
 import datetime
+import functools
 import logging
 import time
 from collections.abc import Callable
 from enum import StrEnum
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -132,6 +134,7 @@ def _claim_and_try(
     *,
     interactive: bool,
     slot: int | None = None,
+    record_link_after: AfterAnswer | None = None,
 ) -> TryOutcome:
     """Claim the attempt, then (only if claimed) load it and make the call under its
     correlation id."""
@@ -139,10 +142,15 @@ def _claim_and_try(
         return TryOutcome.NOT_CLAIMED
     attempt = load()
     with correlation(str(attempt.correlation_id)):
-        return _try_claimed(attempt, interactive=interactive, slot=slot)
+        return _try_claimed(
+            attempt, interactive=interactive, slot=slot, record_link_after=record_link_after
+        )
 
 
 VIPPS_RATE = "vipps"
+# A caller that answers with the link itself hands over the link's recording to be run once
+# its answer has gone (the web view's redirect to the app): this takes that recording.
+AfterAnswer = Callable[[Callable[[], None]], None]
 
 
 def wait_for_vipps_slot(*, now: float | None = None) -> float:
@@ -172,19 +180,27 @@ def _give_back_claim(attempt: ProvisioningAttempt) -> None:
     )
 
 
-def _try_attempt_in_hand(attempt: ProvisioningAttempt) -> TryOutcome:
+def _try_attempt_in_hand(
+    attempt: ProvisioningAttempt, record_link_after: AfterAnswer | None = None
+) -> TryOutcome:
     """try_upstream_call for the attempt the caller has just started, with its card and
     cardholder loaded: no second read (and decryption) of what is in hand. An attempt created
     claimed for this caller (``claimed_by_caller``) is not claimed again."""
     if getattr(attempt, "claimed_by_caller", False):
         attempt.claimed_by_caller = False  # one try per claim
         with correlation(str(attempt.correlation_id)):
-            return _try_claimed(attempt, interactive=True)
-    return _claim_and_try(attempt.pk, lambda: attempt, interactive=True)
+            return _try_claimed(attempt, interactive=True, record_link_after=record_link_after)
+    return _claim_and_try(
+        attempt.pk, lambda: attempt, interactive=True, record_link_after=record_link_after
+    )
 
 
 def _try_claimed(
-    attempt: ProvisioningAttempt, *, interactive: bool, slot: int | None = None
+    attempt: ProvisioningAttempt,
+    *,
+    interactive: bool,
+    slot: int | None = None,
+    record_link_after: AfterAnswer | None = None,
 ) -> TryOutcome:
     if attempt.age_seconds > settings.PROVISIONING_MAX_AGE_SECONDS:
         expire_attempt(attempt)
@@ -196,8 +212,11 @@ def _try_claimed(
         return TryOutcome.FAILED
     try:
         request = _request_for(attempt)
+        count_the_call = None
         if interactive and settings.VIPPS_RATE_LIMIT_PER_SECOND:
-            take_slot_now(VIPPS_RATE)  # the cardholder is waiting: counted, never held back
+            # The cardholder is waiting: counted, never held back, and counted while Vipps
+            # answers (the count only tells background calls how much room is left).
+            count_the_call = functools.partial(take_slot_now, VIPPS_RATE)
         elif not _in_a_second_with_room(slot):
             _give_back_claim(attempt)
             return TryOutcome.RATE_LIMITED
@@ -206,6 +225,7 @@ def _try_claimed(
             request,
             correlation_id=attempt.correlation_id,
             read_timeout=settings.VIPPS_INTERACTIVE_READ_TIMEOUT if interactive else None,
+            meanwhile=count_the_call,
         )
     except JweKeyError as error:
         logger.error("provisioning attempt %s: no usable JWE key: %s", attempt.public_id, error)
@@ -214,7 +234,9 @@ def _try_claimed(
     except vipps.VippsError as error:
         with transaction.atomic():  # the call and what it did to the attempt: one commit
             return _record_failed_call(attempt, error)
-    return _record_link(attempt, result)
+    if record_link_after is None:
+        return _record_link(attempt, result)
+    return _hand_link_over(attempt, result, record_link_after)
 
 
 def _record_failed_call(attempt: ProvisioningAttempt, error: vipps.VippsError) -> TryOutcome:
@@ -238,17 +260,23 @@ def _record_failed_call(attempt: ProvisioningAttempt, error: vipps.VippsError) -
     return TryOutcome.TRANSIENT
 
 
-def _record_link(attempt: ProvisioningAttempt, result: vipps.VippsSuccess) -> TryOutcome:
-    """The call, the link and its audit entry: all or none, in one statement while the
-    cardholder waits (core.db.write_together). The link is issued only to an attempt still
-    requested (one cancelled meanwhile keeps its state; the call is recorded all the same)."""
-    link = {
+def _link_issued(result: vipps.VippsSuccess) -> dict[str, object]:
+    """What issuing the link of ``result`` changes on its attempt."""
+    return {
         "state": AttemptState.LINK_READY,
         "universal_link": result.universal_link,
         "link_ready_at": timezone.now(),
         "claimed_until": None,
         "error_code": "",
     }
+
+
+def _write_link_records(
+    attempt: ProvisioningAttempt, result: vipps.VippsSuccess, link: dict[str, object]
+) -> bool:
+    """The call, the link and its audit entry: all or none, in one statement
+    (core.db.write_together). The link is issued only to an attempt still requested (one
+    cancelled meanwhile keeps its state; the call is recorded all the same): whether it was."""
     entry = audit_entry(
         "provisioning.link_issued",
         obj=attempt,
@@ -263,17 +291,65 @@ def _record_link(attempt: ProvisioningAttempt, result: vipps.VippsSuccess) -> Tr
         ),
         audit=insert_of(entry, only_if="link"),
     )
-    if written["link"]:
+    return bool(written["link"])
+
+
+def _record_link(attempt: ProvisioningAttempt, result: vipps.VippsSuccess) -> TryOutcome:
+    """Record the link while the caller waits; the attempt in hand gets it if it was issued."""
+    link = _link_issued(result)
+    if _write_link_records(attempt, result, link):
         for name, value in link.items():
             setattr(attempt, name, value)
     logger.info("provisioning attempt %s: link ready", attempt.public_id)
     return TryOutcome.LINK_READY
 
 
-def provision_now_or_later(attempt: ProvisioningAttempt) -> ProvisioningAttempt:
-    """One synchronous try while the user waits; on a transient failure, a queued retry."""
+def _hand_link_over(
+    attempt: ProvisioningAttempt, result: vipps.VippsSuccess, record_link_after: AfterAnswer
+) -> TryOutcome:
+    """The link on the attempt in hand now, for the answer; its records handed to
+    ``record_link_after``, to be written once the answer has gone, in this request's context
+    (who, from where, under which correlation id)."""
+    link = _link_issued(result)
+    for name, value in link.items():
+        setattr(attempt, name, value)
+    record = functools.partial(_record_link_after_answer, attempt, result, link)
+    record_link_after(functools.partial(contextvars.copy_context().run, record))
+    return TryOutcome.LINK_READY
+
+
+def _record_link_after_answer(
+    attempt: ProvisioningAttempt, result: vipps.VippsSuccess, link: dict[str, object]
+) -> None:
+    """The cardholder has the link: a failure here is logged, not raised. The attempt keeps its
+    claim, so the sweeper hands it on as it does an attempt whose worker died mid-call (a second
+    call under the same X-Request-ID)."""
+    try:
+        issued = _write_link_records(attempt, result, link)
+    except DatabaseError:
+        logger.exception("provisioning attempt %s: link given out, not recorded", attempt.public_id)
+        return
+    if issued:
+        logger.info("provisioning attempt %s: link ready", attempt.public_id)
+    else:
+        logger.warning(
+            "provisioning attempt %s: link given out as the attempt was cancelled",
+            attempt.public_id,
+        )
+
+
+def provision_now_or_later(
+    attempt: ProvisioningAttempt, *, record_link_after: AfterAnswer | None = None
+) -> ProvisioningAttempt:
+    """One synchronous try while the user waits; on a transient failure, a queued retry.
+
+    ``record_link_after``: for a caller that answers with the link itself; a link comes back on
+    the attempt at once and its records (the call, the link, the audit entry) are handed to it,
+    to be written after the answer (the cardholder does not wait for them). Without it they are
+    written before this returns.
+    """
     if attempt.state == AttemptState.REQUESTED:
-        outcome = _try_attempt_in_hand(attempt)
+        outcome = _try_attempt_in_hand(attempt, record_link_after)
         if attempt.state != AttemptState.LINK_READY:  # the link is in hand; else read what is
             attempt.refresh_from_db()
         if outcome == TryOutcome.TRANSIENT and may_retry(attempt):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -231,9 +232,14 @@ def _error_details(body: bytes) -> tuple[str, ...]:
 
 
 def initiate_provisioning(
-    request: ProvisioningRequest, *, correlation_id: uuid.UUID, read_timeout: float | None = None
+    request: ProvisioningRequest,
+    *,
+    correlation_id: uuid.UUID,
+    read_timeout: float | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> VippsSuccess:
-    """POST the request to Vipps once. Returns VippsSuccess; raises VippsError.
+    """POST the request to Vipps once. Returns VippsSuccess; raises VippsError. ``meanwhile``:
+    work to do once the request is sent, while Vipps answers (core.outbound.post_json).
 
     Transient (retry later): 5xx, INTERNAL_SERVER_ERROR, 429, timeouts, connection failures.
     Permanent: REQUEST_VALIDATION_ERROR and other 4xx (401/403 also flag configuration), TLS
@@ -252,7 +258,9 @@ def initiate_provisioning(
     }
     timeout = (tls.connect_timeout, read_timeout or tls.read_timeout)
     try:
-        response = post_json(url, request.body(), config=tls, headers=headers, timeout=timeout)
+        response = post_json(
+            url, request.body(), config=tls, headers=headers, timeout=timeout, meanwhile=meanwhile
+        )
     except OutboundError as error:
         if error.status is None:
             code = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 
 import qrcode
 import qrcode.image.svg
@@ -40,10 +41,25 @@ def qr_svg(url: str) -> str:
 
 
 class _AppRedirect(HttpResponseRedirect):
-    """A 303 to the wallet's universal link (https or, in the sandbox, our own pages)."""
+    """A 303 to the wallet's universal link (https or, in the sandbox, our own pages).
+
+    ``after_sending``: work the server runs once the answer has been sent, when it closes the
+    response (WSGI), before the request's database connection is given back.
+    """
 
     status_code = 303
     allowed_schemes = ["https", "http"]
+
+    def __init__(self, link: str, *, after_sending: list[Callable[[], None]] | None = None) -> None:
+        super().__init__(link)
+        self.after_sending = after_sending or []
+
+    def close(self) -> None:
+        try:
+            for work in self.after_sending:
+                work()
+        finally:
+            super().close()
 
 
 def _own_attempt(request: HttpRequest, attempt_id: uuid.UUID) -> ProvisioningAttempt:
@@ -71,10 +87,16 @@ def start(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
         attempt = services.start_provisioning(cardholder=cardholder, card=card, channel=Channel.WEB)
     except DomainError as error:
         return render_refusal(request, error, card=card)
-    attempt = services.provision_now_or_later(attempt)
-    if attempt.ready_link and is_phone(request):
+    phone = is_phone(request)
+    # A phone goes straight to the app with the link, which is recorded once it has gone; a
+    # desktop's next page reads the attempt, so its link is recorded first.
+    after_sending: list[Callable[[], None]] = []
+    attempt = services.provision_now_or_later(
+        attempt, record_link_after=after_sending.append if phone else None
+    )
+    if attempt.ready_link and phone:
         # The app switch only works if the link opens within seconds of the tap.
-        return _AppRedirect(attempt.ready_link)
+        return _AppRedirect(attempt.ready_link, after_sending=after_sending)
     return redirect("provisioning:attempt", attempt_id=attempt.public_id)
 
 

@@ -609,3 +609,94 @@ def test_a_new_attempt_is_claimed_for_its_first_try_so_no_worker_calls_meanwhile
     attempt.refresh_from_db()
     assert attempt.state == "link_ready" and attempt.tries == 1 and attempt.claimed_until is None
     assert len(vipps_sandbox.seen) == 1 and attempt.calls.count() == 1
+
+
+def _answer_then_close(client, card):
+    """POST "Add" from a phone through the portal's middleware, as the server does: the answer
+    first, then closing it once it has been sent. Returns (answer, close)."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+    from django.test import RequestFactory
+    from django.test.client import ClientHandler
+
+    request = RequestFactory().post(
+        f"/cards/{card.public_id}/provision/",
+        HTTP_USER_AGENT=PHONE,
+        HTTP_COOKIE="; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items()),
+    )
+    request._dont_enforce_csrf_checks = True
+    handler = ClientHandler()
+    handler.load_middleware()
+    answer = handler.get_response(request)
+
+    def close() -> None:
+        # As the test client closes: the test's database connection stays open.
+        request_finished.disconnect(close_old_connections)
+        try:
+            answer.close()
+        finally:
+            request_finished.connect(close_old_connections)
+
+    return answer, close
+
+
+def test_a_phones_link_is_recorded_once_the_answer_has_gone(client, alice, visa, vipps_sandbox):
+    """The phone's redirect to the app is the answer; the call, the link and its audit entry are
+    written when the server closes it, after sending, with the request's actor and ids."""
+    client.force_login(alice.user)
+    answer, close = _answer_then_close(client, visa)
+    attempt = ProvisioningAttempt.objects.get()
+    assert answer.status_code == 303 and "/sandbox/vipps/app/?t=" in answer["Location"]
+    assert attempt.state == "requested" and attempt.universal_link == ""
+    assert attempt.claimed_until is not None and not attempt.calls.exists()
+    close()
+    attempt.refresh_from_db()
+    assert attempt.state == "link_ready" and attempt.universal_link == answer["Location"]
+    assert attempt.claimed_until is None and attempt.calls.get().outcome == "success"
+    issued = AuditEntry.objects.get(action="provisioning.link_issued")
+    initiated = AuditEntry.objects.get(action="provisioning.initiated")
+    assert issued.actor == alice.user and issued.object_id == str(attempt.public_id)
+    assert (issued.request_id, issued.source_ip) == (initiated.request_id, initiated.source_ip)
+    assert issued.correlation_id == str(attempt.correlation_id)
+
+
+def test_a_link_given_out_as_its_card_is_blocked_is_not_issued(
+    client, alice, visa, vipps_sandbox, caplog
+):
+    client.force_login(alice.user)
+    answer, close = _answer_then_close(client, visa)
+    # The card is blocked while the answer is on its way: its attempt ends, the link is not
+    # recorded as issued, and the call that was made is recorded all the same.
+    visa.state = "blocked"
+    visa.save()
+    with caplog.at_level(logging.WARNING, logger="provisioning.upstream_call"):
+        close()
+    attempt = ProvisioningAttempt.objects.get()
+    assert attempt.state == "failed" and attempt.universal_link == ""
+    assert attempt.calls.count() == 1
+    assert not AuditEntry.objects.filter(action="provisioning.link_issued").exists()
+    assert "link given out as the attempt was cancelled" in caplog.text
+
+
+def test_a_link_that_cannot_be_recorded_after_the_answer_is_left_to_the_sweeper(
+    client, alice, visa, vipps_sandbox, caplog
+):
+    from django.db import OperationalError, connection
+
+    client.force_login(alice.user)
+    answer, close = _answer_then_close(client, visa)
+
+    def database_gone(execute, sql, params, many, context):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with (
+        connection.execute_wrapper(database_gone),
+        caplog.at_level(logging.ERROR, logger="provisioning.upstream_call"),
+    ):
+        close()  # the cardholder has the link: nothing is raised at the server
+    assert "link given out, not recorded" in caplog.text
+    attempt = ProvisioningAttempt.objects.get()
+    # Still claimed: once the claim's time is up, the sweeper hands it on, as after a worker
+    # died mid-call (a second call under the same X-Request-ID).
+    assert attempt.state == "requested" and attempt.claimed_until is not None
+    assert not attempt.calls.exists() and answer.status_code == 303

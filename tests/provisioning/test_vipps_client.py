@@ -198,3 +198,51 @@ def test_the_sandbox_builds_its_rsa_key_before_the_first_request(vipps_sandbox):
 
     fresh = _private_key.__wrapped__(str(vipps_sandbox.material.jwe_private_key))  # uncached
     assert fresh._cache_pri_k is not None  # built as it is loaded, before any request
+
+
+def test_work_for_meanwhile_is_done_after_the_request_is_sent_and_before_its_answer(
+    vipps_sandbox, card
+):
+    """The cardholder's call is counted in the Vipps rate limit this way: while Vipps answers,
+    not before the request leaves."""
+    import time
+
+    vipps_sandbox.latency = 0.5
+    correlation = uuid.uuid4()
+    observed = []
+
+    def meanwhile() -> None:
+        deadline = time.monotonic() + 5
+        while not vipps_sandbox.arrived and time.monotonic() < deadline:
+            time.sleep(0.005)
+        observed.append(([rid for rid, _ in vipps_sandbox.arrived], len(vipps_sandbox.seen)))
+
+    result = vipps.initiate_provisioning(
+        request_for(card), correlation_id=correlation, meanwhile=meanwhile
+    )
+    assert result.call.outcome == "success"
+    # When the work was done, Vipps had the request and had not answered it yet.
+    assert observed == [([str(correlation)], 0)]
+
+
+def test_work_for_meanwhile_is_not_done_when_the_request_cannot_be_sent(settings, card):
+    from tests.processes import free_port
+
+    settings.VIPPS_PROVISIONING_URL = f"https://127.0.0.1:{free_port()}/provisioning"
+    done = []
+    with pytest.raises(vipps.VippsError) as raised:
+        vipps.initiate_provisioning(
+            request_for(card), correlation_id=uuid.uuid4(), meanwhile=lambda: done.append(1)
+        )
+    assert not raised.value.permanent and done == []
+
+
+def test_a_failure_of_the_work_for_meanwhile_costs_the_call_nothing(vipps_sandbox, card, caplog):
+    def meanwhile() -> None:
+        raise RuntimeError("the rate-limit count broke")
+
+    result = vipps.initiate_provisioning(
+        request_for(card), correlation_id=uuid.uuid4(), meanwhile=meanwhile
+    )
+    assert result.call.outcome == "success" and len(vipps_sandbox.seen) == 1
+    assert "the work done while waiting failed" in caplog.text

@@ -82,3 +82,18 @@ def test_reservations_near_a_seconds_end_go_to_the_next_second(settings):
     settings.VIPPS_RATE_LIMIT_PER_SECOND = 2
     assert services.wait_for_vipps_slot(now=SECOND + 10.95) == pytest.approx(0.05)
     assert services.wait_for_vipps_slot(now=SECOND + 20.5) == 0.0
+
+
+def test_a_cardholders_call_goes_out_at_once_and_takes_its_place_in_the_second(
+    vipps_sandbox, attempt, monkeypatch, settings
+):
+    """Never held back, but counted (while Vipps answers), so background calls yield to it."""
+    from issuer_portal.core import rate_limit
+
+    settings.VIPPS_RATE_LIMIT_PER_SECOND = 1
+    now = SECOND + 7.5
+    monkeypatch.setattr(rate_limit, "time", types.SimpleNamespace(time=lambda: now))
+    services.provision_now_or_later(attempt)
+    assert attempt.state == "link_ready" and len(vipps_sandbox.seen) == 1
+    # Its second's one place is taken: a background call waits for the next second.
+    assert services.wait_for_vipps_slot(now=now) == pytest.approx(0.5)
