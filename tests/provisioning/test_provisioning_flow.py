@@ -672,6 +672,7 @@ def test_a_link_given_out_as_its_card_is_blocked_is_not_issued(
     with caplog.at_level(logging.WARNING, logger="provisioning.upstream_call"):
         close()
     attempt = ProvisioningAttempt.objects.get()
+    assert answer.status_code == 303  # the cardholder had the link before the block
     assert attempt.state == "failed" and attempt.universal_link == ""
     assert attempt.calls.count() == 1
     assert not AuditEntry.objects.filter(action="provisioning.link_issued").exists()
