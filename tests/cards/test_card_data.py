@@ -98,9 +98,7 @@ def test_dropping_a_key_too_early_fails_without_revealing_anything(alice, settin
     assert PAN_ALICE_VISA not in str(caught.value)
 
 
-def test_a_card_of_the_signed_in_user_comes_with_its_cardholder_as_the_orm_reads_them(
-    alice, bob
-):
+def test_a_card_of_the_signed_in_user_comes_with_its_cardholder_as_the_orm_reads_them(alice, bob):
     """card_of_user writes its query once instead of compiling it each time: what it reads is
     what select_related would (every field, decrypted and converted), and only for the owner."""
     import uuid

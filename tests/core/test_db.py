@@ -113,9 +113,7 @@ def test_an_insert_is_compiled_once_and_sends_what_the_orm_would():
 
     card = CardFactory()
     for attempt in (_attempt_for(card, state="failed"), _attempt_for(card, state="expired")):
-        fields = tuple(
-            f for f in ProvisioningAttempt._meta.local_concrete_fields if f.name != "id"
-        )
+        fields = tuple(f for f in ProvisioningAttempt._meta.local_concrete_fields if f.name != "id")
         write = insert_of(attempt)
         # auto_now(_add) fields are stamped as save() stamps them, each time anew
         stamped = [
