@@ -148,6 +148,21 @@ def _vipps_keys_read_afresh():
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _migrated_rows_kept_for_restoring(django_db_setup, django_db_blocker) -> None:
+    """pytest-django keeps the rows the migrations made only when some collected test asks for
+    a serialized rollback; a partial run (``pytest tests/core``) may have none, and then a
+    transactional test would leave the next test on its worker without the TRIDs. Kept always,
+    so _keep_migrated_rows_after_transactional_tests can restore them."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if getattr(connection, "_test_serialized_contents", None) is None:
+                contents = connection.creation.serialize_db_to_string()
+                connection._test_serialized_contents = contents
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _close_database_pools_before_the_test_database_goes(django_db_setup, django_db_blocker):
     """PostgreSQL runs with a connection pool, as in production; its open connections would
     keep the test database from being dropped at the end of the run."""
