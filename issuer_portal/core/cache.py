@@ -9,6 +9,7 @@ call gives up after REDIS_SOCKET_TIMEOUT, so a hung Redis cannot hold a request.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from typing import Any
@@ -113,10 +114,16 @@ class RedisCache(django_redis.RedisCache):
         key = self.make_and_validate_key(key)
         try:
             client = self._cache.get_client(key, write=True)
-            return int(_count_script(client)(keys=[key], args=[seconds], client=client))
+            return int(self._count_script(keys=[key], args=[seconds], client=client))
         except UNREACHABLE as error:
             _unreachable("count", error)
             raise CacheUnavailable(str(type(error).__name__)) from None
+
+    @functools.cached_property
+    def _count_script(self) -> Any:
+        """The counting script (registering it contacts no server; it is sent by its hash,
+        and loaded again by redis-py if the server has forgotten it)."""
+        return self._cache.get_client(write=True).register_script(_COUNT_IN_WINDOW)
 
 
 # One command where a transaction of SET NX and INCR took two and their MULTI and EXEC.
@@ -125,13 +132,3 @@ local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 return count
 """
-_count_scripts: dict[int, Any] = {}
-
-
-def _count_script(client: Any) -> Any:
-    """The counting script, registered once per client (it is sent by its hash after the
-    first call, and loaded again by redis-py if the server has forgotten it)."""
-    script = _count_scripts.get(id(client))
-    if script is None:
-        script = _count_scripts[id(client)] = client.register_script(_COUNT_IN_WINDOW)
-    return script
