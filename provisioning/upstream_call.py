@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import datetime
 import functools
 import logging
@@ -15,6 +14,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from issuer_portal.core.after_answer import AfterAnswer, in_this_context
 from issuer_portal.core.audit import audit_entry
 from issuer_portal.core.db import (
     give_back_connection_while_waiting,
@@ -148,9 +148,6 @@ def _claim_and_try(
 
 
 VIPPS_RATE = "vipps"
-# A caller that answers with the link itself hands over the link's recording to be run once
-# its answer has gone (the web view's redirect to the app): this takes that recording.
-AfterAnswer = Callable[[Callable[[], None]], None]
 
 
 def wait_for_vipps_slot(*, now: float | None = None) -> float:
@@ -314,7 +311,9 @@ def _hand_link_over(
     for name, value in link.items():
         setattr(attempt, name, value)
     record = functools.partial(_record_link_after_answer, attempt, result, link)
-    record_link_after(functools.partial(contextvars.copy_context().run, record))
+    # A caller that answers with the link itself (the web view's redirect to the app) has the
+    # link's records written once its answer has gone.
+    record_link_after(in_this_context(record))
     return TryOutcome.LINK_READY
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -15,6 +16,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -26,12 +28,13 @@ from django.utils import timezone
 
 from issuer_portal.cards.list_version import note_card_list_changed
 from issuer_portal.cards.models import Card
+from issuer_portal.core.after_answer import AfterAnswer, now_or_after_answer
 from issuer_portal.core.audit import record_audit
 from issuer_portal.core.domain_errors import DomainError, ErrorCode
 from issuer_portal.core.local_time import today
 from issuer_portal.core.metrics import TOKEN_SERVICE_LATENCY, TOKEN_STATUS_CACHE
 from tokens.adapters import adapter_for_network
-from tokens.adapters.base import NetworkToken, TokenServiceError
+from tokens.adapters.base import NetworkToken, TokenServiceAdapter, TokenServiceError
 from tokens.models import (
     TRID_REGISTRY_CACHE_KEY,
     CardToken,
@@ -168,16 +171,18 @@ def lookup_tokens(
     Returns card pk -> tokens, or None where the service failed or was too slow.
     """
     results: dict[int, list[NetworkToken] | None] = {}
-    by_network: dict[str, list[Card]] = defaultdict(list)
+    # One batch per adapter, not per network: one adapter may serve both networks (the
+    # simulator, a processor's gateway), and its batch is prepared once (one read, not two in a
+    # row before the second network's lookups can leave).
+    by_adapter: dict[TokenServiceAdapter, list[Card]] = defaultdict(list)
     for card in cards:
         if card.network_supported:
-            by_network[card.network].append(card)
+            by_adapter[adapter_for_network(card.network)].append(card)
         else:
             results[card.pk] = []  # no Vipps TRIDs exist for other networks
     futures = []
     started = time.monotonic()
-    for network, group in by_network.items():
-        adapter = adapter_for_network(network)
+    for adapter, group in by_adapter.items():
         if _left_alone(adapter.name):
             # The service kept failing: not hammered while it recovers; the cards show unknown.
             results.update(dict.fromkeys((card.pk for card in group), None))
@@ -197,10 +202,14 @@ def lookup_tokens(
     deadline = time.monotonic() + settings.TOKEN_LOOKUP_TIMEOUT
     if meanwhile is not None:
         meanwhile()
+    # One wait for them all: this thread wakes once, not once per card.
+    wait_for_futures(
+        [future for _, _, future in futures], timeout=max(0.0, deadline - time.monotonic())
+    )
     for card, adapter, future in futures:
         outcome = "success"
         try:
-            results[card.pk] = future.result(timeout=max(0.0, deadline - time.monotonic()))
+            results[card.pk] = future.result(timeout=0)
         except FutureTimeout:
             logger.warning("token lookup for card %s timed out (%s)", card.public_id, adapter.name)
             results[card.pk] = None
@@ -216,9 +225,13 @@ def lookup_tokens(
 
 
 def wallet_states_for_cards(
-    cards: Sequence[Card], *, use_cache: bool = True
+    cards: Sequence[Card], *, use_cache: bool = True, write_after: AfterAnswer | None = None
 ) -> dict[int, CardWalletState]:
     """The wallet state of each card (by pk), from the cache or one concurrent round of lookups.
+
+    What the lookups found is kept (the cache, our copy of the tokens, the card lists' version)
+    before returning, or, given ``write_after``, handed to it to be kept once the caller's
+    answer has gone: the states returned do not depend on it.
 
     Never raises for token-service trouble: those cards come back ``unknown``.
     """
@@ -252,16 +265,27 @@ def wallet_states_for_cards(
         }
         tokens.update(fetched)
         tokens.update(relevant)
-        cache.set_many(
-            {keys[pk]: [t.as_cache() for t in found] for pk, found in relevant.items()},
-            timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
+        found_for = [card for card in missing if card.pk in relevant]
+        now_or_after_answer(
+            functools.partial(_keep_found_tokens, found_for, relevant, ours), write_after
         )
-        _sync_card_tokens(relevant, ours)
-        note_card_list_changed(card.cardholder for card in missing if card.pk in relevant)
     day = today()
     return {
         card.pk: card_wallet_state(card, tokens[card.pk], registry.active, day) for card in cards
     }
+
+
+def _keep_found_tokens(
+    cards: list[Card], found: dict[int, list[NetworkToken]], ours: dict[str, CardToken]
+) -> None:
+    """Keep the tokens the service reported for ``cards``: in the cache, in our copy (read
+    before, ``ours``), and as a change of their cardholders' card lists."""
+    cache.set_many(
+        {status_cache_key(card): [t.as_cache() for t in found[card.pk]] for card in cards},
+        timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
+    )
+    _sync_card_tokens(found, ours)
+    note_card_list_changed(card.cardholder for card in cards)
 
 
 def wallet_state_for_card(card: Card, *, use_cache: bool = True) -> CardWalletState:

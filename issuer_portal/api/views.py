@@ -155,7 +155,8 @@ class CardListView(APIView):
     )
     def get(self, request: Request) -> Response:
         """The caller's cards with their wallet status, eligibility and available actions."""
-        states = services.cards_on_offer(cardholder=_cardholder(request), channel=Channel.APP)
+        cardholder, cards = selectors.cardholder_with_cards(request.user)
+        states = services.cards_on_offer(cardholder=cardholder, cards=cards, channel=Channel.APP)
         return Response(CardSerializer(states, many=True).data)
 
 

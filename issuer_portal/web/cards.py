@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 
@@ -19,7 +20,9 @@ from django.views.decorators.http import require_GET
 
 from issuer_portal.cards import selectors
 from issuer_portal.cards.list_version import card_list_version_key, new_card_list_version
+from issuer_portal.core.after_answer import Work
 from issuer_portal.core.local_time import today
+from issuer_portal.web.after_sending import PageThenWork
 from provisioning.services import cards_on_offer
 from tokens.models import TRID_REGISTRY_CACHE_KEY, Actor
 from tokens.selectors import token_views
@@ -39,11 +42,16 @@ def card_list(request: HttpRequest) -> HttpResponse:
     kept = KeptCardList.for_request(request)
     if kept is not None and (html := kept.fresh_html()) is not None:
         return HttpResponse(html)
-    cardholder = selectors.cardholder_for_user(request.user)
-    states = sorted(cards_on_offer(cardholder=cardholder, channel="web"), key=_actions_first)
+    # The page does not depend on the writes behind it (what the lookups found, the offers,
+    # the page kept for the next request): they are made once it has gone.
+    after_sending: list[Work] = []
+    cardholder, cards = selectors.cardholder_with_cards(request.user)
+    on_offer = cards_on_offer(
+        cardholder=cardholder, cards=cards, channel="web", write_after=after_sending.append
+    )
+    states = sorted(on_offer, key=_actions_first)
     status_unavailable = any(s.status == WalletStatus.UNKNOWN for s in states)
-    response = render(
-        request,
+    html = render_to_string(
         "portal/card_list.html",
         {
             "cardholder": cardholder,
@@ -51,9 +59,11 @@ def card_list(request: HttpRequest) -> HttpResponse:
             # One notice for the page instead of the same sentence on every card.
             "status_unavailable": status_unavailable,
         },
+        request,
     )
+    response = PageThenWork(html, after_sending=after_sending)
     if kept is not None and cardholder is not None and not status_unavailable:
-        kept.keep(response.content)
+        after_sending.append(functools.partial(kept.keep, response.content))
     return response
 
 

@@ -100,8 +100,7 @@ def lost_phone(request: HttpRequest) -> HttpResponse:
     """Pick one phone; it is paused on every card of the cardholder."""
     if not authenticated_recently(request):
         return ask_to_confirm_identity(request, request.path)
-    cardholder = selectors.cardholder_for_user(request.user)
-    cards = selectors.cards_for_cardholder(cardholder)
+    cards = selectors.cardholder_with_cards(request.user)[1]
     devices = devices_of(cards, viewer=Actor.CARDHOLDER)
     context = {"devices": devices}
     if request.method == "GET":

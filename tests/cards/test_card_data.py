@@ -108,14 +108,6 @@ def test_a_card_of_the_signed_in_user_comes_with_its_cardholder_as_the_orm_reads
     from issuer_portal.cards.selectors import card_of_user
     from issuer_portal.core.domain_errors import DomainError
 
-    def values(obj) -> dict:
-        return {
-            f.attname: getattr(obj, f.attname).reveal()
-            if isinstance(getattr(obj, f.attname), SensitiveValue)
-            else getattr(obj, f.attname)
-            for f in obj._meta.concrete_fields
-        }
-
     for card in alice.cards.all():
         read = card_of_user(alice.user, card.public_id)
         expected = Card.objects.select_related("cardholder").get(pk=card.pk)
@@ -131,3 +123,42 @@ def test_a_card_of_the_signed_in_user_comes_with_its_cardholder_as_the_orm_reads
     ):
         with pytest.raises(DomainError):
             card_of_user(user, card_id)
+
+
+def values(obj) -> dict:
+    """Every field's value, sensitive ones revealed, to compare two reads of a row."""
+    return {
+        f.attname: getattr(obj, f.attname).reveal()
+        if isinstance(getattr(obj, f.attname), SensitiveValue)
+        else getattr(obj, f.attname)
+        for f in obj._meta.concrete_fields
+    }
+
+
+def test_the_card_list_reads_the_cardholder_with_their_cards_as_the_orm_reads_them(
+    alice, bob, charlie, staff_user
+):
+    """cardholder_with_cards reads in one query what cardholder_for_user and
+    cards_for_cardholder read in two: every field decrypted and converted, cards oldest first,
+    one cardholder object shared by the cards; nothing for staff, anonymous users or a
+    cardholder without cards but themselves."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from issuer_portal.cards.selectors import cardholder_with_cards
+    from tests.factories import CardFactory
+
+    CardFactory(cardholder=alice)
+    holder, cards = cardholder_with_cards(alice.user)
+    expected = list(Card.objects.filter(cardholder=alice).order_by("created_at", "id"))
+    assert values(holder) == values(Cardholder.objects.get(pk=alice.pk))
+    assert [values(card) for card in cards] == [values(card) for card in expected]
+    assert len(cards) == 3 and all(card.cardholder is holder for card in cards)
+    assert holder.nin.reveal() == alice.nin.reveal()
+    assert not holder._state.adding and not any(card._state.adding for card in cards)
+    bobs_holder, bobs_cards = cardholder_with_cards(bob.user)
+    assert bobs_holder.pk == bob.pk and [c.pk for c in bobs_cards] == [bob.cards.get().pk]
+    charlie.cards.all().delete()
+    assert cardholder_with_cards(charlie.user)[0].pk == charlie.pk
+    assert cardholder_with_cards(charlie.user)[1] == []
+    assert cardholder_with_cards(staff_user) == (None, [])
+    assert cardholder_with_cards(AnonymousUser()) == (None, [])

@@ -15,6 +15,7 @@ from provisioning import services
 from provisioning.models import AttemptState, ProvisioningAttempt, UpstreamCall
 from provisioning.tasks import provision_card
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
+from tests.serving import answer_then_close
 
 pytestmark = pytest.mark.django_db
 
@@ -612,32 +613,11 @@ def test_a_new_attempt_is_claimed_for_its_first_try_so_no_worker_calls_meanwhile
 
 
 def _answer_then_close(client, card):
-    """POST "Add" from a phone through the portal's middleware, as the server does: the answer
-    first, then closing it once it has been sent. Returns (answer, close)."""
-    from django.core.signals import request_finished
-    from django.db import close_old_connections
+    """POST "Add" from a phone, as the server serves it. Returns (answer, close)."""
     from django.test import RequestFactory
-    from django.test.client import ClientHandler
 
-    request = RequestFactory().post(
-        f"/cards/{card.public_id}/provision/",
-        HTTP_USER_AGENT=PHONE,
-        HTTP_COOKIE="; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items()),
-    )
-    request._dont_enforce_csrf_checks = True
-    handler = ClientHandler()
-    handler.load_middleware()
-    answer = handler.get_response(request)
-
-    def close() -> None:
-        # As the test client closes: the test's database connection stays open.
-        request_finished.disconnect(close_old_connections)
-        try:
-            answer.close()
-        finally:
-            request_finished.connect(close_old_connections)
-
-    return answer, close
+    request = RequestFactory().post(f"/cards/{card.public_id}/provision/", HTTP_USER_AGENT=PHONE)
+    return answer_then_close(client, request)
 
 
 def test_a_phones_link_is_recorded_once_the_answer_has_gone(client, alice, visa, vipps_sandbox):

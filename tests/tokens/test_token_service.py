@@ -440,3 +440,27 @@ def test_the_simulators_own_read_is_part_of_its_latency(alice, settings, monkeyp
     batch.read_seconds = 0.08  # a read longer than the latency: no wait at all
     adapter.tokens_for_card(card, batch)
     assert waits == [pytest.approx(0.046)]
+
+
+def test_one_adapter_serving_both_networks_prepares_one_batch(alice, settings, monkeypatch):
+    """The lookups are batched per adapter, not per network: the simulator serving Visa and
+    Mastercard reads its tokens once for the page, and each card is asked once."""
+    from tokens.adapters import adapter_for_network, simulator
+
+    settings.TOKEN_SIMULATOR_LATENCY_MS = 0
+    prepared: list[list[str]] = []
+    real_prepare = simulator.SimulatorAdapter.prepare
+
+    def counted(self, cards):
+        prepared.append(sorted(card.network for card in cards))
+        return real_prepare(self, cards)
+
+    monkeypatch.setattr(simulator.SimulatorAdapter, "prepare", counted)
+    assert adapter_for_network("visa") is adapter_for_network("mastercard")
+    cards = list(alice.cards.all())
+    add_simulated_token(card=alice.cards.get(last4="1111"), trid=VISA_VIPPS)
+    found = lookup_tokens(cards)
+    assert prepared == [["mastercard", "visa"]]
+    assert {pk: [t.trid for t in tokens] for pk, tokens in found.items()} == {
+        card.pk: [VISA_VIPPS] if card.last4 == "1111" else [] for card in cards
+    }
