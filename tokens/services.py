@@ -255,9 +255,15 @@ def wallet_states_for_cards(
         else:
             missing.append(card)
     if missing:
-        ours: dict[str, CardToken] = {}
-        # Our copy of the cards' tokens is read while the token service is asked.
-        fetched = lookup_tokens(missing, meanwhile=lambda: ours.update(_our_tokens(missing)))
+        ours: dict[str, CardToken] | None = None
+        if write_after is None:
+            # Our copy of the cards' tokens is read while the token service is asked; kept
+            # after the answer, it is read then, leaving this thread idle while the lookups
+            # start (their threads would otherwise wait for it to let go of the interpreter).
+            ours = {}
+        fetched = lookup_tokens(
+            missing, meanwhile=None if ours is None else lambda: ours.update(_our_tokens(missing))
+        )
         relevant = {
             pk: [t for t in found if t.trid in registry.known]
             for pk, found in fetched.items()
@@ -276,15 +282,15 @@ def wallet_states_for_cards(
 
 
 def _keep_found_tokens(
-    cards: list[Card], found: dict[int, list[NetworkToken]], ours: dict[str, CardToken]
+    cards: list[Card], found: dict[int, list[NetworkToken]], ours: dict[str, CardToken] | None
 ) -> None:
-    """Keep the tokens the service reported for ``cards``: in the cache, in our copy (read
-    before, ``ours``), and as a change of their cardholders' card lists."""
+    """Keep the tokens the service reported for ``cards``: in the cache, in our copy (``ours``
+    if read already, else read now), and as a change of their cardholders' card lists."""
     cache.set_many(
         {status_cache_key(card): [t.as_cache() for t in found[card.pk]] for card in cards},
         timeout=settings.TOKEN_STATUS_CACHE_SECONDS,
     )
-    _sync_card_tokens(found, ours)
+    _sync_card_tokens(found, _our_tokens(cards) if ours is None else ours)
     note_card_list_changed(card.cardholder for card in cards)
 
 

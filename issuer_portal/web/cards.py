@@ -6,8 +6,10 @@ import functools
 import hashlib
 import uuid
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles.storage import staticfiles_storage
 from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
@@ -20,6 +22,7 @@ from django.views.decorators.http import require_GET
 
 from issuer_portal.cards import selectors
 from issuer_portal.cards.list_version import card_list_version_key, new_card_list_version
+from issuer_portal.cards.models import Cardholder
 from issuer_portal.core.after_answer import Work
 from issuer_portal.core.local_time import today
 from issuer_portal.web.after_sending import PageThenWork
@@ -51,18 +54,29 @@ def card_list(request: HttpRequest) -> HttpResponse:
     )
     states = sorted(on_offer, key=_actions_first)
     status_unavailable = any(s.status == WalletStatus.UNKNOWN for s in states)
-    html = render_to_string(
-        "portal/card_list.html",
-        {
-            "cardholder": cardholder,
-            "rows": card_rows(request, states),
-            # One notice for the page instead of the same sentence on every card.
-            "status_unavailable": status_unavailable,
-        },
-        request,
-    )
-    response = PageThenWork(html, after_sending=after_sending)
+    row_keys = card_row_keys(request, states)
+    same_page_key = html = None
     if kept is not None and cardholder is not None and not status_unavailable:
+        # The statuses were looked up anew, and mostly nothing moved: the same page again.
+        same_page_key = _page_key(request, cardholder, row_keys)
+        html = cache.get(same_page_key)
+    if html is None:
+        html = render_to_string(
+            "portal/card_list.html",
+            {
+                "cardholder": cardholder,
+                "rows": card_rows(request, states, row_keys),
+                # One notice for the page instead of the same sentence on every card.
+                "status_unavailable": status_unavailable,
+            },
+            request,
+        )
+        if same_page_key is not None:
+            after_sending.append(
+                functools.partial(cache.set, same_page_key, html, timeout=CARD_ROW_SECONDS)
+            )
+    response = PageThenWork(html, after_sending=after_sending)
+    if kept is not None and same_page_key is not None:  # a page to keep
         after_sending.append(functools.partial(kept.keep, response.content))
     return response
 
@@ -123,15 +137,20 @@ CARD_ROW_VERSION = 1
 CARD_ROW_SECONDS = 300
 
 
-def card_rows(request: HttpRequest, states: list[CardWalletState]) -> list[str]:
-    """Each card's row of the list: from the cache in one round trip, rendered only when the
-    card, its wallet state, the language or the CSRF secret of the browser changed.
+def card_row_keys(request: HttpRequest, states: list[CardWalletState]) -> list[str]:
+    """The cache key of each card's row: what it shows, in which language, for which browser.
 
     The rows hold the "Add" forms, hence the CSRF secret in the key: a token of the cookie's
     secret is valid however often it is sent, and a new sign-in (a new secret) renders anew.
     """
-    secret = _csrf_secret_digest(request)
-    keys = [_card_row_key(state, get_language(), secret) for state in states]
+    secret, language = _csrf_secret_digest(request), get_language()
+    return [_card_row_key(state, language, secret) for state in states]
+
+
+def card_rows(request: HttpRequest, states: list[CardWalletState], keys: list[str]) -> list[str]:
+    """Each card's row of the list (``keys``: card_row_keys): from the cache in one round trip,
+    rendered only when the card, its wallet state, the language or the CSRF secret of the
+    browser changed."""
     cached = cache.get_many(keys)
     rows, rendered = [], {}
     for key, state in zip(keys, states, strict=True):
@@ -144,6 +163,29 @@ def card_rows(request: HttpRequest, states: list[CardWalletState]) -> list[str]:
     if rendered:
         cache.set_many(rendered, timeout=CARD_ROW_SECONDS)
     return rows
+
+
+def _page_key(request: HttpRequest, cardholder: Cardholder, row_keys: list[str]) -> str:
+    """The key of a card list page by everything it shows: its rows (each card, its state, the
+    language, the browser's CSRF secret), the cardholder's wallet brand, the page's address and
+    what the deployment puts on every page (settings, static files' names)."""
+    shown = (request.user.pk, request.path, cardholder.wallet_brand, _deployment(), *row_keys)
+    digest = hashlib.sha256(repr(shown).encode()).hexdigest()[:32]
+    return f"web:card-page:v{CARD_LIST_VERSION}:{digest}"
+
+
+def _deployment() -> str:
+    """What base.html shows from this deployment: its settings and its static files' hashed
+    names (a new image's pages do not link to an old one's files)."""
+    return repr(
+        (
+            settings.ISSUER_NAME,
+            settings.ISSUER_CONTACT,
+            settings.THEME_STYLE,
+            settings.LANGUAGES,
+            getattr(staticfiles_storage, "manifest_hash", ""),
+        )
+    )
 
 
 def _csrf_secret_digest(request: HttpRequest) -> str:

@@ -322,21 +322,36 @@ def _cold_list(server: Server, env: dict[str, str], holders: dict[str, dict]):
 
     cache = redis.Redis.from_url(env["REDIS_URL"])
 
-    def forget_statuses() -> None:
-        # The statuses, and the kept pages built on them (as when the statuses expire).
-        keys = cache.keys("*wallet-tokens:*") + cache.keys("*web:card-list:*")
+    def forget(*patterns: str) -> None:
+        # A cold page leaves its writes (the statuses found, the page kept last) for after its
+        # answer: the next GET comes once they are done, as a person's next visit would.
+        deadline = time.monotonic() + 1.0
+        while not cache.keys("*web:card-list:*") and time.monotonic() < deadline:
+            time.sleep(0.002)
+        keys = [key for pattern in patterns for key in cache.keys(pattern)]
         if keys:
             cache.delete(*keys)
+
+    def forget_statuses() -> None:
+        # The statuses (60 s), and the pages kept on them (10 s), as when the statuses expire;
+        # the rendered rows and pages (300 s, by what they show) outlive them.
+        forget("*wallet-tokens:*", "*web:card-list:*")
+
+    def forget_everything() -> None:
+        # A first visit: nothing rendered either.
+        forget("*wallet-tokens:*", "*web:card-list:*", "*web:card-page:*", "*web:card-row:*")
 
     results, goals = {}, {}
     for size, holder in holders.items():
         browser = server.sign_in(Browser(session=holder["session"]), server.connect())
         warm = load.timed_gets(server, "/cards/", browser, 15, lambda: None)
         cold = load.timed_gets(server, "/cards/", browser, 25, forget_statuses)
+        first = load.timed_gets(server, "/cards/", browser, 15, forget_everything)
         results[f"card list, {size} cards"] = {
             "cold_p50_ms": round(median(cold), 1),
             "cold_p99_ms": round(percentile(cold, 0.99), 1),
             "warm_p50_ms (baseline)": round(median(warm), 1),
+            "nothing_cached_p50_ms (no goal)": round(median(first), 1),
         }
         limit = LOOKUP_MS + 15 if int(size) <= 20 else 2 * LOOKUP_MS
         goals[f"cold list N={size}: p50 <= {limit} ms (L = {LOOKUP_MS} ms)"] = round(

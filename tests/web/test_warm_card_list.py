@@ -231,3 +231,41 @@ def test_a_card_lists_writes_that_fail_after_the_answer_are_logged(client, alice
     cache.clear()
     assert client.get("/cards/").status_code == 200
     assert ProvisioningOffer.objects.count() == 2
+
+
+def test_a_card_list_looked_up_anew_is_the_page_before_when_nothing_it_shows_moved(
+    client, alice, settings
+):
+    """Statuses looked up anew mostly find what they found before: the page rendered then is
+    sent again, not rendered. Anything it shows that moved (a status, a card, the language,
+    the deployment's settings) makes it render anew."""
+    from django.test.signals import template_rendered
+
+    from tokens.services import forget_wallet_state
+
+    rendered: list[str] = []
+
+    def note(sender, template, **kwargs) -> None:
+        rendered.append(template.name)
+
+    template_rendered.connect(note)
+
+    def cold_list() -> str:
+        for card in alice.cards.all():
+            forget_wallet_state(card)  # as when the statuses expire; the kept page goes too
+        rendered.clear()
+        return client.get("/cards/").content.decode()
+
+    client.force_login(alice.user)
+    first = client.get("/cards/").content.decode()
+    assert cold_list() == first and "portal/card_list.html" not in rendered
+    visa = alice.cards.get(last4="1111")
+    add_simulated_token(card=visa, trid="40010082040")
+    html = cold_list()
+    assert "portal/card_list.html" in rendered and html.count("Add to Vipps") == 1
+    assert cold_list() == html and not rendered
+    visa.nickname = "Travel card"
+    visa.save()
+    assert "Travel card" in cold_list() and "portal/card_list.html" in rendered
+    settings.ISSUER_NAME = "Nordbank"
+    assert "Nordbank" in cold_list() and "portal/card_list.html" in rendered
