@@ -166,10 +166,19 @@ def card_rows(request: HttpRequest, states: list[CardWalletState], keys: list[st
 
 
 def _page_key(request: HttpRequest, cardholder: Cardholder, row_keys: list[str]) -> str:
-    """The key of a card list page by everything it shows: its rows (each card, its state, the
-    language, the browser's CSRF secret), the cardholder's wallet brand, the page's address and
-    what the deployment puts on every page (settings, static files' names)."""
-    shown = (request.user.pk, request.path, cardholder.wallet_brand, _deployment(), *row_keys)
+    """The key of a card list page by everything it shows: its rows (each card and its state),
+    the language, the browser's CSRF secret (the page's forms carry tokens of it), the
+    cardholder's wallet brand, the page's address and what the deployment puts on every page
+    (settings, static files' names)."""
+    shown = (
+        request.user.pk,
+        get_language(),
+        _csrf_secret_digest(request),
+        request.path,
+        cardholder.wallet_brand,
+        _deployment(),
+        *row_keys,
+    )
     digest = hashlib.sha256(repr(shown).encode()).hexdigest()[:32]
     return f"web:card-page:v{CARD_LIST_VERSION}:{digest}"
 

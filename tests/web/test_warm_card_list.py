@@ -269,3 +269,27 @@ def test_a_card_list_looked_up_anew_is_the_page_before_when_nothing_it_shows_mov
     assert "Travel card" in cold_list() and "portal/card_list.html" in rendered
     settings.ISSUER_NAME = "Nordbank"
     assert "Nordbank" in cold_list() and "portal/card_list.html" in rendered
+
+
+def test_a_card_list_without_cards_follows_the_language_and_the_csrf_secret(alice):
+    """No rows to tell them apart: the page sent again is still the browser's own, in its
+    language, its forms carrying tokens of its CSRF secret."""
+    import re
+
+    from django.test import Client
+
+    alice.cards.all().delete()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice.user)
+    assert "There are no cards" in client.get("/cards/").content.decode()
+    norwegian = client.get("/cards/", HTTP_ACCEPT_LANGUAGE="nb").content.decode()
+    assert '<html lang="nb">' in norwegian
+    client.logout()
+    client.force_login(alice.user)  # a new CSRF secret
+    html = client.get("/cards/").content.decode()
+    action, token = re.search(
+        r'<form method="post" action="([^"]+)" class="inline-form">\s*'
+        r'<input type="hidden" name="csrfmiddlewaretoken" value="([^"]+)"',
+        html,
+    ).groups()
+    assert client.post(action, {"csrfmiddlewaretoken": token}).status_code == 302  # signed out
