@@ -92,6 +92,19 @@ def _keep_migrated_rows_after_transactional_tests() -> None:
             if migrated_rows is not None:
                 connections[alias].creation.deserialize_db_from_string(migrated_rows)
 
+    def _fixture_setup(cls: type[TransactionTestCase]) -> None:
+        # pytest-django serializes the migrated rows only when some collected test asks for a
+        # serialized rollback; a partial run (``pytest tests/core``) may have none. Before the
+        # first transactional test the database holds just those rows (ordinary tests roll
+        # back): kept then, for the teardown above.
+        for alias in cls._databases_names(include_mirrors=False):
+            connection = connections[alias]
+            if getattr(connection, "_test_serialized_contents", None) is None:
+                connection._test_serialized_contents = connection.creation.serialize_db_to_string()
+        original_setup(cls)
+
+    original_setup = TransactionTestCase._fixture_setup.__func__
+    TransactionTestCase._fixture_setup = classmethod(_fixture_setup)
     TransactionTestCase._fixture_teardown = _fixture_teardown
 
 
@@ -145,21 +158,6 @@ def _vipps_keys_read_afresh():
     from provisioning.keys import forget_key_records
 
     forget_key_records()
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _migrated_rows_kept_for_restoring(django_db_setup, django_db_blocker) -> None:
-    """pytest-django keeps the rows the migrations made only when some collected test asks for
-    a serialized rollback; a partial run (``pytest tests/core``) may have none, and then a
-    transactional test would leave the next test on its worker without the TRIDs. Kept always,
-    so _keep_migrated_rows_after_transactional_tests can restore them."""
-    from django.db import connections
-
-    with django_db_blocker.unblock():
-        for connection in connections.all():
-            if getattr(connection, "_test_serialized_contents", None) is None:
-                contents = connection.creation.serialize_db_to_string()
-                connection._test_serialized_contents = contents
 
 
 @pytest.fixture(scope="session", autouse=True)
