@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.signals import request_finished
-from django.db import close_old_connections
+from django.db import OperationalError, close_old_connections, connection
 from django.http import HttpRequest, HttpResponseBase
 from django.test.client import ClientHandler
 
@@ -30,3 +30,14 @@ def answer_then_close(client, request: HttpRequest) -> tuple[HttpResponseBase, C
             request_finished.connect(close_old_connections)
 
     return answer, close
+
+
+def close_with_the_database_gone(close: Callable[[], None]) -> None:
+    """Run ``close`` (from answer_then_close) while every statement fails as it does once the
+    database has gone away."""
+
+    def database_gone(execute, sql, params, many, context):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    with connection.execute_wrapper(database_gone):
+        close()

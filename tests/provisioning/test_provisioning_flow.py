@@ -15,7 +15,7 @@ from provisioning import services
 from provisioning.models import AttemptState, ProvisioningAttempt, UpstreamCall
 from provisioning.tasks import provision_card
 from tests.conftest import PAN_ALICE_MC, PAN_ALICE_VISA
-from tests.serving import answer_then_close
+from tests.serving import answer_then_close, close_with_the_database_gone
 
 pytestmark = pytest.mark.django_db
 
@@ -662,19 +662,12 @@ def test_a_link_given_out_as_its_card_is_blocked_is_not_issued(
 def test_a_link_that_cannot_be_recorded_after_the_answer_is_left_to_the_sweeper(
     client, alice, visa, vipps_sandbox, caplog
 ):
-    from django.db import OperationalError, connection
 
     client.force_login(alice.user)
     answer, close = _answer_then_close(client, visa)
 
-    def database_gone(execute, sql, params, many, context):
-        raise OperationalError("server closed the connection unexpectedly")
-
-    with (
-        connection.execute_wrapper(database_gone),
-        caplog.at_level(logging.ERROR, logger="provisioning.upstream_call"),
-    ):
-        close()  # the cardholder has the link: nothing is raised at the server
+    with caplog.at_level(logging.ERROR, logger="provisioning.upstream_call"):
+        close_with_the_database_gone(close)  # the cardholder has the link: nothing is raised
     assert "link given out, not recorded" in caplog.text
     attempt = ProvisioningAttempt.objects.get()
     # Still claimed: once the claim's time is up, the sweeper hands it on, as after a worker

@@ -207,23 +207,16 @@ def test_a_cold_card_list_answers_before_it_keeps_what_it_found(client, alice):
 def test_a_card_lists_writes_that_fail_after_the_answer_are_logged(client, alice, caplog):
     import logging
 
-    from django.db import OperationalError
     from django.test import RequestFactory
 
-    from tests.serving import answer_then_close
+    from tests.serving import answer_then_close, close_with_the_database_gone
 
     client.force_login(alice.user)
     answer, close = answer_then_close(client, RequestFactory().get("/cards/"))
     assert answer.status_code == 200 and "Add to Vipps" in answer.content.decode()
 
-    def database_gone(execute, sql, params, many, context):
-        raise OperationalError("server closed the connection unexpectedly")
-
-    with (
-        connection.execute_wrapper(database_gone),
-        caplog.at_level(logging.ERROR, logger="issuer_portal.web.after_sending"),
-    ):
-        close()  # the cardholder has the page: nothing is raised at the server
+    with caplog.at_level(logging.ERROR, logger="issuer_portal.web.after_sending"):
+        close_with_the_database_gone(close)  # the cardholder has the page: nothing is raised
     assert "work after the answer failed" in caplog.text
     assert not ProvisioningOffer.objects.exists()
     # Not lost: the offers are not noted as written, so the next list rendered (once the kept
