@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from issuer_portal.cards.models import Card, Cardholder
-from issuer_portal.cards.selectors import cards_for_cardholder
 from issuer_portal.core.after_answer import AfterAnswer, now_or_after_answer
 from issuer_portal.core.audit import audit_entry
 from issuer_portal.core.db import Write, insert_of, write_together
@@ -218,21 +217,13 @@ def _not_offered_message(state: CardWalletState) -> str:
 
 
 def cards_on_offer(
-    *,
-    cardholder: Cardholder | None,
-    channel: str,
-    cards: Sequence[Card] | None = None,
-    write_after: AfterAnswer | None = None,
+    *, cards: Sequence[Card], channel: str, write_after: AfterAnswer | None = None
 ) -> list[CardWalletState]:
-    """The cardholder's cards with their wallet states, for the card list of any channel; the
-    cards offered "Add" are recorded for the funnel (at most once a day each).
-
-    ``cards``: the cardholder's cards when the caller read them with the cardholder
-    (``selectors.cardholder_with_cards``); else they are read here. ``write_after``: the
-    writes (what the lookups found, the offers) are handed to it, to be made once the caller's
-    answer has gone; else they are made before returning."""
-    if cards is None:
-        cards = cards_for_cardholder(cardholder) if cardholder is not None else []
+    """The cardholder's cards (``selectors.cardholder_with_cards``) with their wallet states,
+    for the card list of any channel; the cards offered "Add" are recorded for the funnel (at
+    most once a day each). ``write_after``: the writes (what the lookups found, the offers) are
+    handed to it, to be made once the caller's answer has gone; else they are made before
+    returning."""
     states = wallet_states_for_cards(cards, write_after=write_after)
     ordered = [states[card.pk] for card in cards]
     now_or_after_answer(functools.partial(record_offers, ordered, channel=channel), write_after)

@@ -155,8 +155,8 @@ class CardListView(APIView):
     )
     def get(self, request: Request) -> Response:
         """The caller's cards with their wallet status, eligibility and available actions."""
-        cardholder, cards = selectors.cardholder_with_cards(request.user)
-        states = services.cards_on_offer(cardholder=cardholder, cards=cards, channel=Channel.APP)
+        cards = selectors.cardholder_with_cards(request.user)[1]
+        states = services.cards_on_offer(cards=cards, channel=Channel.APP)
         return Response(CardSerializer(states, many=True).data)
 
 

@@ -32,15 +32,6 @@ def cardholder_for_user(user: AbstractBaseUser | AnonymousUser) -> Cardholder | 
         return None
 
 
-def cards_for_cardholder(cardholder: Cardholder) -> list[Card]:
-    """The cardholder's cards in one query for any number; each card's ``cardholder`` is the
-    object given (not a joined copy, whose identity number would be decrypted once per card)."""
-    cards = list(Card.objects.filter(cardholder=cardholder))
-    for card in cards:
-        card.cardholder = cardholder
-    return cards
-
-
 def cardholder_with_cards(
     user: AbstractBaseUser | AnonymousUser,
 ) -> tuple[Cardholder | None, list[Card]]:

@@ -49,9 +49,7 @@ def card_list(request: HttpRequest) -> HttpResponse:
     # the page kept for the next request): they are made once it has gone.
     after_sending: list[Work] = []
     cardholder, cards = selectors.cardholder_with_cards(request.user)
-    on_offer = cards_on_offer(
-        cardholder=cardholder, cards=cards, channel="web", write_after=after_sending.append
-    )
+    on_offer = cards_on_offer(cards=cards, channel="web", write_after=after_sending.append)
     states = sorted(on_offer, key=_actions_first)
     status_unavailable = any(s.status == WalletStatus.UNKNOWN for s in states)
     row_keys = card_row_keys(request, states)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 
 import qrcode
 import qrcode.image.svg
@@ -18,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from issuer_portal.cards import selectors
 from issuer_portal.cards.models import Cardholder
+from issuer_portal.core.after_answer import Work
 from issuer_portal.core.domain_errors import DomainError
 from issuer_portal.core.step_up import ask_to_confirm_identity, authenticated_recently
 from issuer_portal.web.after_sending import RedirectThenWork
@@ -77,7 +77,7 @@ def start(request: HttpRequest, card_id: uuid.UUID) -> HttpResponse:
     phone = is_phone(request)
     # A phone goes straight to the app with the link, which is recorded once it has gone; a
     # desktop's next page reads the attempt, so its link is recorded first.
-    after_sending: list[Callable[[], None]] = []
+    after_sending: list[Work] = []
     attempt = services.provision_now_or_later(
         attempt, record_link_after=after_sending.append if phone else None
     )

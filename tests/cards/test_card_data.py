@@ -138,8 +138,8 @@ def values(obj) -> dict:
 def test_the_card_list_reads_the_cardholder_with_their_cards_as_the_orm_reads_them(
     alice, bob, charlie, staff_user
 ):
-    """cardholder_with_cards reads in one query what cardholder_for_user and
-    cards_for_cardholder read in two: every field decrypted and converted, cards oldest first,
+    """cardholder_with_cards reads in one query what the ORM reads in two (the cardholder, then
+    their cards): every field decrypted and converted, cards oldest first,
     one cardholder object shared by the cards; nothing for staff, anonymous users or a
     cardholder without cards but themselves."""
     from django.contrib.auth.models import AnonymousUser
